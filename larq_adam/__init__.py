@@ -1,0 +1,33 @@
+"""larq-adam: Adam and training strategies for binary neural networks, on Larq.
+
+Reproduces *How Do Adam and Training Strategies Help BNNs Optimization?* (Liu, Shen et al.,
+ICML 2021): the models (StrongBaseline, ReActNet-A) in any binarization stage, the paper's
+optimisation measurements as Keras callbacks (FF ratio, C2I ratio, CAM/SDAM, saturation),
+its training recipes (Adam + weight decay on the latent weights, distillation, two-step
+BABW), the report, and export to Larq Compute Engine.
+
+Importing this package selects Keras 2 for TensorFlow (see :mod:`larq_adam._keras2`);
+sub-packages load on first use, so ``import larq_adam as la; la.models`` just works.
+"""
+import importlib
+
+from larq_adam import _keras2  # noqa: F401  (must run before TensorFlow resolves tf.keras)
+from larq_adam.stages import Stage
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("analysis", "data", "export", "layers", "models", "report", "stages", "training")
+
+__all__ = ["Stage", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"larq_adam.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'larq_adam' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,34 @@
+"""The one place that selects Keras 2 for TensorFlow.
+
+Larq 0.14 is built on Keras 2 (the ``tf-keras`` package). TensorFlow >= 2.16 hands out
+Keras 3 as ``tf.keras`` unless ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is
+first resolved. Importing :mod:`larq_adam` sets it, so users need not. If TensorFlow was
+imported earlier and already resolved ``tf.keras`` to Keras 3, nothing can be switched
+any more in this process, and we raise an ImportError that says how to fix it.
+"""
+import os
+
+FIX = (
+    "Fix: import larq_adam before tensorflow (or anything that imports it), or run with "
+    "the environment variable TF_USE_LEGACY_KERAS=1 set, e.g. "
+    "`TF_USE_LEGACY_KERAS=1 python your_script.py`."
+)
+
+
+def ensure_keras2() -> None:
+    """Make ``tf.keras`` Keras 2, or raise ImportError if Keras 3 is already in use."""
+    previous = os.environ.get("TF_USE_LEGACY_KERAS")
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+
+    module = tf.keras.__name__  # resolving tf.keras fixes the choice for this process
+    if not module.startswith("tf_keras"):
+        version = tf.keras.version() if hasattr(tf.keras, "version") else "3"
+        raise ImportError(
+            f"larq_adam needs Keras 2 (tf-keras), but tf.keras is already Keras {version} "
+            f"({module}): TensorFlow resolved tf.keras before larq_adam was imported "
+            f"(TF_USE_LEGACY_KERAS was {previous!r} then). " + FIX
+        )
+
+
+ensure_keras2()
