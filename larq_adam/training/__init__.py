@@ -1,0 +1,57 @@
+"""Training: the paper's optimizers and weight decay, schedules, distillation, strategies,
+and the one-/two-step orchestration (``steps``, loaded on first use).
+
+>>> import larq_adam as la
+>>> opt = la.training.make_optimizer("adam", 1.25e-3, weight_decay=5e-6, model=model)
+>>> la.training.Distiller(student, teacher)
+"""
+import importlib
+
+from larq_adam.training.distill import (
+    Distiller,
+    distribution_loss,
+    per_example_distribution_loss,
+)
+from larq_adam.training.distribute import STRATEGIES, configure_cpu_devices, strategy
+from larq_adam.training.optimizers import (
+    DEFAULT_LEARNING_RATES,
+    OPTIMIZERS,
+    AdaBound,
+    decay_variables,
+    make_optimizer,
+)
+from larq_adam.training.schedules import CosineDecay, LinearDecay, WarmUp
+
+_LAZY = {"one_step": "steps", "two_step": "steps", "Step": "steps", "steps": None}
+
+__all__ = [
+    "make_optimizer",
+    "decay_variables",
+    "OPTIMIZERS",
+    "DEFAULT_LEARNING_RATES",
+    "AdaBound",
+    "LinearDecay",
+    "CosineDecay",
+    "WarmUp",
+    "distribution_loss",
+    "per_example_distribution_loss",
+    "Distiller",
+    "strategy",
+    "STRATEGIES",
+    "configure_cpu_devices",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    """Import ``larq_adam.training.steps`` on first use of its names."""
+    if name in _LAZY:
+        module = importlib.import_module("larq_adam.training.steps")
+        value = module if _LAZY[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'larq_adam.training' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,127 @@
+"""``tf.distribute`` strategies by name, so recipes scale from a laptop to GPUs and TPUs.
+
+Build models, optimizers (:func:`~larq_adam.training.make_optimizer`) and
+:class:`~larq_adam.training.Distiller` under ``strategy.scope()``:
+
+>>> s = strategy("mirrored")
+>>> with s.scope():
+...     model = build(...); opt = make_optimizer("adam", model=model, weight_decay=5e-6)
+...     model.compile(optimizer=opt, loss=...)
+>>> model.fit(ds)   # the global batch is split over the replicas
+
+To test multi-replica code on one CPU, split it first (before TensorFlow uses any device):
+``configure_cpu_devices(2); strategy("mirrored")`` gives two replicas.
+"""
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+__all__ = ["STRATEGIES", "strategy", "configure_cpu_devices"]
+
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+
+_TF_CONFIG_HELP = (
+    "set the TF_CONFIG environment variable on every worker before starting Python, e.g. "
+    'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+    '"task": {"type": "worker", "index": 0}}\' (index = this worker\'s position); see '
+    "https://www.tensorflow.org/guide/distributed_training#TF_CONFIG"
+)
+
+
+def _check_tf_config() -> None:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise RuntimeError(
+            f"strategy('multiworker') needs TF_CONFIG, which is not set: {_TF_CONFIG_HELP}"
+        )
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {_TF_CONFIG_HELP}") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
+        raise ValueError(f"TF_CONFIG has no cluster with workers: {_TF_CONFIG_HELP}")
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ValueError(f"TF_CONFIG has no task {{type, index}}: {_TF_CONFIG_HELP}")
+    members = cluster.get(task["type"])
+    if not isinstance(members, list) or not 0 <= int(task["index"]) < len(members):
+        raise ValueError(
+            f"TF_CONFIG task {task} does not name a member of the cluster {cluster}: "
+            f"{_TF_CONFIG_HELP}"
+        )
+
+
+def _tpu_strategy(tpu: Optional[str]) -> tf.distribute.Strategy:
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except Exception as error:  # the resolver raises ValueError/RuntimeError/NotFoundError
+        raise RuntimeError(
+            f"strategy('tpu'): no TPU is reachable ({type(error).__name__}: {error}). Run on a "
+            "TPU VM or Colab TPU runtime, or pass tpu='NAME' / set TPU_NAME for a TPU node; use "
+            "strategy('mirrored') for GPUs/CPUs"
+        ) from error
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """A ``tf.distribute.Strategy`` by name.
+
+    Args:
+        name: "default" (the current default strategy: one device, or the enclosing
+            strategy's), "mirrored" (``MirroredStrategy`` over all local GPUs, or over all
+            logical CPUs when there is no GPU), "multiworker"
+            (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; RuntimeError if it is
+            missing, ValueError if it is malformed), "tpu" (``TPUClusterResolver`` +
+            ``initialize_tpu_system`` + ``TPUStrategy``; RuntimeError if no TPU).
+        tpu: TPU name/address for "tpu" (default: the resolver's discovery).
+
+    Returns:
+        The strategy; build models and optimizers under its ``scope()``.
+    """
+    if not isinstance(name, str) or name.lower() not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}: valid names are {list(STRATEGIES)}")
+    name = name.lower()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
+    if name == "multiworker":
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return _tpu_strategy(tpu)
+
+
+def configure_cpu_devices(n: int) -> None:
+    """Split the (first) physical CPU into ``n`` logical devices.
+
+    Must be called before TensorFlow initialises its devices (before any op, tensor or
+    ``list_logical_devices``): afterwards the configuration is frozen. Calling it again
+    with the count already in effect is a no-op.
+
+    Raises:
+        ValueError: ``n`` is not a positive integer.
+        RuntimeError: devices were already initialised with another count.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer (number of logical CPUs), got {n!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
+    except RuntimeError as error:
+        current = len(tf.config.list_logical_devices("CPU"))
+        if current == n:
+            return
+        raise RuntimeError(
+            f"configure_cpu_devices({n}) came too late: TensorFlow has already initialised "
+            f"its devices ({current} logical CPU(s)). Call it at the start of the program, "
+            "before creating any tensor, model or strategy (e.g. in a fresh subprocess)"
+        ) from error
