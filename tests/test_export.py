@@ -1,0 +1,312 @@
+"""Export to LCE: binary ops where the Keras model is binary, same numbers as Keras.
+
+The real models (ReActNet-A, StrongBaseline at 32 px) are converted once per module; the
+224-px ReActNet-A conversion (40-60 s and more) is marked slow.
+"""
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import larq_adam as la
+from larq_adam import export as ex
+from larq_adam.layers import LearnableBias, MeanScaledSign, RPReLU
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def trained_looking(model: tf.keras.Model, seed: int = 0) -> tf.keras.Model:
+    """Random but sane weights and BN statistics, as after training (latent kernels
+    ~ N(0, 1/fan_in), gamma in [0.5, 1.5], variance in [0.5, 2], ...)."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        name, shape = w.name, tuple(w.shape)
+        if "moving_variance" in name:
+            value = rng.uniform(0.5, 2.0, shape)
+        elif "moving_mean" in name:
+            value = rng.normal(0.0, 0.3, shape)
+        elif "gamma" in name:
+            value = rng.uniform(0.5, 1.5, shape)
+        elif "beta" in name:
+            value = rng.normal(0.0, 0.2, shape)
+        elif "alpha" in name:
+            value = rng.uniform(0.05, 0.4, shape)
+        elif "kernel" in name:
+            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
+        else:  # learnable shifts, biases
+            value = rng.normal(0.0, 0.1, shape)
+        w.assign(value.astype("float32"))
+    return model
+
+
+def _bconv(filters, kernel, stride, pad_values, name):
+    return lq.layers.QuantConv2D(
+        filters, kernel, strides=stride, padding="same" if kernel > 1 else "valid",
+        pad_values=pad_values if kernel > 1 else 0.0, use_bias=False,
+        input_quantizer="approx_sign", kernel_quantizer=MeanScaledSign(), name=name)
+
+
+def tiny_reactnet(hw=8, pad_values=1.0, extra=None, classes=10):
+    """A 4-block ReActNet-like BNN: 8 -> 8 -> 4 -> 2 -> 2 px; the last 3x3 conv runs on
+    a 2x2 input with stride 1 (the LCE 0.16 zero-padding bug's case)."""
+    x = inputs = tf.keras.Input((hw, hw, 3))
+    x = tf.keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name="stem")(x)
+    x = tf.keras.layers.BatchNormalization(name="stem_bn")(x)
+    channels = 16
+    for i, (out, stride) in enumerate([(16, 1), (32, 2), (32, 2), (32, 1)]):
+        y = LearnableBias(name=f"b{i}_move1")(x)
+        y = _bconv(channels, 3, stride, pad_values, f"b{i}_conv3x3")(y)
+        y = tf.keras.layers.BatchNormalization(name=f"b{i}_bn1")(y)
+        short = tf.keras.layers.AveragePooling2D(2, name=f"b{i}_pool")(x) if stride == 2 else x
+        x = RPReLU(name=f"b{i}_rprelu1")(tf.keras.layers.Add()([short, y]))
+        y = LearnableBias(name=f"b{i}_move2")(x)
+        y = _bconv(out, 1, 1, 0.0, f"b{i}_conv1x1")(y)
+        y = tf.keras.layers.BatchNormalization(name=f"b{i}_bn2")(y)
+        short = x if out == channels else tf.keras.layers.Concatenate()([x, x])
+        # always a residual add: a 4-D constant ADD (RPReLU shift) right after a binary
+        # conv + BN is fused into LceBconv2d wrongly and fails at run time in LCE 0.16
+        x = RPReLU(name=f"b{i}_rprelu2")(tf.keras.layers.Add()([short, y]))
+        channels = out
+    if extra is not None:
+        x = extra(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    outputs = tf.keras.layers.Dense(classes, name="fc")(x)
+    return trained_looking(tf.keras.Model(inputs, outputs, name="tiny_reactnet"))
+
+
+def _images(n=16, hw=8, seed=1):
+    return np.random.default_rng(seed).normal(size=(n, hw, hw, 3)).astype("float32")
+
+
+def _mnist_images(n=32):
+    ds, _ = la.data.load("mnist5k", split="test", batch_size=n)
+    return next(iter(ds))[0].numpy()
+
+
+# ----------------------------------------------------------------------------- real models
+
+
+@pytest.fixture(scope="module")
+def reactnet32(tmp_path_factory):
+    # pad_values=1.0: the 32-px form has 3x3 convs on 2x2 inputs (LCE 0.16 bug with 0).
+    model = trained_looking(la.models.build_model(
+        "reactnet_a", stage="bnn", input_shape=(32, 32, 3), num_classes=10, width=0.25,
+        pad_values=1.0))
+    info = ex.to_lce(model, tmp_path_factory.mktemp("r32") / "model.tflite")
+    return model, info
+
+
+@pytest.fixture(scope="module")
+def strong32(tmp_path_factory):
+    model = trained_looking(la.models.build_model(
+        "strong_baseline", stage="bnn", input_shape=(32, 32, 3), num_classes=10, width=0.25))
+    info = ex.to_lce(model, tmp_path_factory.mktemp("s32") / "model.tflite")
+    return model, info
+
+
+@pytest.mark.parametrize("fixture", ["reactnet32", "strong32"])
+def test_every_binary_conv_of_the_bnn_models_becomes_an_lce_bconv(fixture, request):
+    model, info = request.getfixturevalue(fixture)
+    report = ex.op_report(info["path"], model=model)
+    n_binary = len(ex.binary_layers(model))
+    assert n_binary > 10
+    assert report["binary_convs"] == n_binary == report["keras_binary_layers"]
+    assert report["not_binary"] == []
+    assert report["ops"]["LceQuantize"] >= 1
+    assert report["binary_mac_share"] > 0.95  # only the stem / downsampling / FC are real
+
+
+@pytest.mark.parametrize("fixture", ["reactnet32", "strong32"])
+def test_bnn_models_compute_the_keras_logits_on_mnist5k(fixture, request):
+    model, info = request.getfixturevalue(fixture)
+    result = ex.verify(model, info["path"], _mnist_images(32))
+    assert result["passed"] and result["top1_agreement"] == 1.0
+    assert result["rel_max_diff"] < 2e-5  # correct conversions measure 1e-6..1e-5
+    assert result["logit_scale"] > 0.1  # the check is not trivially met by zero logits
+
+
+@pytest.mark.slow
+def test_reactnet_a_224_is_binary_and_equal_to_keras(tmp_path):
+    model = trained_looking(la.models.build_model("reactnet_a", stage="bnn"))
+    info = ex.to_lce(model, tmp_path / "model.tflite")
+    report = ex.op_report(info["path"], model=model)
+    assert report["binary_convs"] == len(ex.binary_layers(model)) == 31
+    assert report["binary_mac_share"] > 0.98
+    ex.verify(model, info["path"], _images(3, hw=224), use_indirect_bgemm=True)
+
+
+# ----------------------------------------------------------------------------- small nets
+
+
+class _Holder:
+    """A Distiller-like object: to_lce must export its student."""
+
+    def __init__(self, student):
+        self.student = student
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The tiny net (pad_values=1) exported once, through a Distiller-like holder."""
+    holder = _Holder(tiny_reactnet())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        info = ex.to_lce(holder, tmp_path_factory.mktemp("tiny") / "sub" / "m.tflite")
+    return holder.student, info, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_float(tiny, tmp_path_factory):
+    model, _, _ = tiny
+    return ex.to_tflite_float(model, tmp_path_factory.mktemp("tiny") / "f.tflite",
+                              verbose=False)
+
+
+def test_lce_file_is_written_with_size_time_and_progress(tiny):
+    _, info, printed = tiny
+    assert os.path.getsize(info["path"]) == info["bytes"] > 0 and info["seconds"] > 0
+    assert "converting" in printed and "written" in printed and " s" in printed
+
+
+def test_distiller_like_objects_export_their_student(tiny):
+    model, info, _ = tiny
+    report = ex.op_report(info["path"], model=_Holder(model))
+    assert report["binary_convs"] == report["keras_binary_layers"] == 8
+
+
+@pytest.mark.parametrize("indirect", [False, True])
+def test_exact_conversion_passes_verify_with_both_bconv_kernels(tiny, indirect):
+    model, info, _ = tiny
+    result = ex.verify(model, info["path"], _images(), use_indirect_bgemm=indirect)
+    assert result["passed"] and result["criterion"] == "exact"
+    assert result["rel_max_diff"] < 1e-5
+
+
+def test_verify_tolerance_is_relative_to_the_logit_scale(tiny):
+    model, info, _ = tiny
+    result = ex.verify(model, info["path"], _images(), rtol=1e-3, atol=0.0)
+    assert result["tolerance"] == pytest.approx(1e-3 * result["logit_scale"])
+    # an absolute tolerance far below the float error fails (the check can fail)
+    with pytest.raises(ex.ExportMismatchError, match="disagrees"):
+        ex.verify(model, info["path"], _images(), rtol=0.0, atol=1e-12, noise_factor=0)
+
+
+def test_verify_accepts_differences_within_keras_float_sensitivity(tiny):
+    """Near-zero pre-activations flip sign under rounding changes; deep nets (224 px) then
+    differ from Keras by about as much as Keras differs from itself with 1e-6 weight noise."""
+    model, info, _ = tiny
+    images = _images()
+    before = [w.copy() for w in model.get_weights()]
+    result = ex.verify(model, info["path"], images, rtol=0.0, atol=0.0, noise_factor=1e9)
+    assert result["passed"] and result["criterion"] == "float sensitivity"
+    assert result["keras_noise_max"] >= 0
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_verify_rejects_images_of_the_wrong_shape(tiny):
+    model, info, _ = tiny
+    with pytest.raises(ValueError, match=r"shape \(N, 8, 8, 3\)"):
+        ex.verify(model, info["path"], _images(hw=16))
+
+
+def test_float_twin_has_no_binary_op_and_computes_the_fp_network(tiny, tiny_float):
+    model, lce, _ = tiny
+    report = ex.op_report(tiny_float["path"])
+    assert report["binary_convs"] == 0 and "LceQuantize" not in report["ops"]
+    assert report["float_convs"] == 9  # stem + 8 formerly binary convs
+    assert report["total_macs"] == ex.op_report(lce["path"])["total_macs"]
+    assert tiny_float["bytes"] > 3 * lce["bytes"]  # tiny net: flatbuffer overhead dominates
+    twin = ex.float_twin(model)
+    assert not ex.binary_layers(twin) and len(ex.binary_layers(model)) == 8
+    assert ex.verify(twin, tiny_float["path"], _images())["criterion"] == "exact"
+
+
+def test_benchmark_reports_latency_and_size(tiny, tiny_float):
+    _, lce, _ = tiny
+    b = ex.benchmark(lce["path"], threads=1, runs=5, warmup=1)
+    assert b["bytes"] == lce["bytes"] and b["runs"] == 5
+    assert 0 < b["min_ms"] <= b["p10_ms"] <= b["median_ms"] <= b["p90_ms"] <= b["max_ms"]
+    for engine in ("lce", "tflite"):
+        assert ex.benchmark(tiny_float["path"], runs=2, interpreter=engine)["median_ms"] > 0
+    with pytest.raises(ValueError, match="interpreter"):
+        ex.benchmark(lce["path"], interpreter="onnx")
+
+
+def test_binary_dense_and_depthwise_are_caught_as_not_binary(tmp_path):
+    def extra(x):
+        x = lq.layers.QuantDepthwiseConv2D(3, padding="same", use_bias=False,
+                                           input_quantizer="ste_sign",
+                                           depthwise_quantizer="ste_sign", name="bin_dw")(x)
+        x = tf.keras.layers.Flatten()(x)
+        x = lq.layers.QuantDense(32, input_quantizer="ste_sign",
+                                 kernel_quantizer=MeanScaledSign(), name="bin_dense")(x)
+        return tf.keras.layers.Reshape((1, 1, 32))(x)
+
+    model = tiny_reactnet(extra=extra)
+    info = ex.to_lce(model, tmp_path / "m.tflite", verbose=False)
+    assert ex.op_report(info["path"])["binary_convs"] == 8  # without the model: counts only
+    with pytest.raises(ex.NotBinaryError, match="bin_dense") as err:
+        ex.op_report(info["path"], model=model)
+    assert "bin_dw" in str(err.value) and "b0_conv3x3" not in str(err.value)
+
+
+def test_zero_padding_bug_on_2x2_inputs_is_caught_by_verify(tmp_path, tiny):
+    bad = tiny_reactnet(pad_values=0.0)
+    info = ex.to_lce(bad, tmp_path / "bad.tflite", verbose=False)
+    assert ex.op_report(info["path"], model=bad)["binary_convs"] == 8  # binary, yet wrong
+    with pytest.raises(ex.ExportMismatchError, match="pad_values"):
+        ex.verify(bad, info["path"], _images())
+    report = ex.verify(bad, info["path"], _images(), raise_on_mismatch=False)
+    assert not report["passed"] and report["rel_max_diff"] > 100 * ex.DEFAULT_RTOL
+    assert report["max_abs_diff"] > 100 * report["keras_noise_max"]
+
+    # re-padded with +1 (LCE's fast path) it is the tiny fixture's network, which is exact
+    good = ex.with_pad_values(bad, 1.0)
+    pads = {l.name: l.pad_values for l in ex.binary_layers(good) if l.kernel_size[0] == 3}
+    assert set(pads.values()) == {1.0} and len(pads) == 4
+    fixed, fixed_info, _ = tiny
+    np.testing.assert_allclose(good(_images()).numpy(), fixed(_images()).numpy(), atol=1e-5)
+    assert ex.verify(fixed, fixed_info["path"], _images())["passed"]
+
+
+def test_report_section_is_appended_then_replaced(tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text("# Run\n\n## Training\nacc 0.9\n\n## Figures\nfig\n")
+    results = {
+        "lce": {"path": "m.tflite", "bytes": 1_000_000, "seconds": 2.0},
+        "float": {"path": "f.tflite", "bytes": 20_000_000, "seconds": 1.0},
+        "verify": {"passed": True, "num_images": 8, "max_abs_diff": 1e-6, "rel_max_diff": 1e-7,
+                   "logit_scale": 5.0, "tolerance": 5e-4, "mean_abs_diff": 1e-7,
+                   "top1_agreement": 1.0},
+    }
+    ex.update_report(report, ex.report_markdown(results))
+    first = report.read_text()
+    assert first.count("## Export") == 1 and "## Figures\nfig" in first and "1/20.0" in first
+    results["verify"]["passed"] = False
+    ex.update_report(report, ex.report_markdown(results))
+    text = report.read_text()
+    assert text.count("## Export") == 1 and "FAILED" in text and "PASSED" not in text
+    assert text.startswith("# Run\n\n## Training\nacc 0.9") and "## Figures\nfig" in text
+
+
+@pytest.mark.slow  # two conversions in a fresh process: ~40-70 s on 2 shared cores
+def test_recipe_exports_a_run_dir_into_its_report(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    tiny_reactnet(hw=32).save(run / "final_model.h5")
+    (run / "config.json").write_text(json.dumps({"dataset": "mnist5k"}))
+    cmd = [sys.executable, os.path.join(REPO, "recipes", "export.py"), str(run),
+           "--images", "8", "--runs", "2", "--threads", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("model.tflite", "model_float.tflite", "report.md"):
+        assert (run / name).exists(), name
+    text = (run / "report.md").read_text()
+    assert "## Export" in text and "PASSED" in text and "mnist5k" in text
