@@ -8,6 +8,8 @@
   ``(1, C, 1, 1)`` parameter, so the reference's weight-decay rule "every 4-D parameter"
   picks it up.
 * :class:`RPReLU` - shift, per-channel PReLU (slope initialised to 0.25), shift.
+* :class:`ChannelScale` - StrongBaseline's learned per-channel rescale of a binary conv's
+  output (a variable of shape ``(C,)``).
 * :class:`RSign` - learnable shift then sign (Eq. 1) with the ApproxSign gradient, for use
   on its own. Inside the models the same pattern is a :class:`LearnableBias` followed by a
   ``QuantConv2D`` whose ``input_quantizer`` binarizes: that form converts to LCE binary ops.
@@ -17,7 +19,9 @@ from typing import Optional
 import larq as lq
 import tensorflow as tf
 
-__all__ = ["MeanScaledSign", "LearnableBias", "RPReLU", "RSign", "mean_scaled_sign"]
+__all__ = [
+    "MeanScaledSign", "LearnableBias", "RPReLU", "RSign", "ChannelScale", "mean_scaled_sign"
+]
 
 
 def _sign(x: tf.Tensor) -> tf.Tensor:
@@ -158,3 +162,40 @@ class RSign(LearnableBias):
 
     def call(self, inputs):
         return lq.quantizers.approx_sign(super().call(inputs))
+
+
+@lq.utils.register_keras_custom_object
+class ChannelScale(tf.keras.layers.Layer):
+    """``x * s`` with a learned per-channel scale ``s`` (shape ``(C,)``, initialised to 1).
+
+    StrongBaseline's learned rescale of the binary convolution's output (Real-to-Binary,
+    Martinez et al. 2020, after XNOR-Net++), kept per output channel so the model does not
+    depend on the input size. It is a variable, not a constant: LCE mis-fuses a constant
+    4-D multiply that follows a binary convolution (DESIGN.md). Its rank is 1, so the
+    reference's weight-decay rule (4-D parameters only) leaves it alone, like BN's gamma.
+    """
+
+    def __init__(self, scale_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        self.scale_initializer = tf.keras.initializers.get(scale_initializer)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            name="scale",
+            shape=(_channels(input_shape),),
+            initializer=self.scale_initializer,
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs * self.scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scale_initializer": tf.keras.initializers.serialize(self.scale_initializer),
+        }

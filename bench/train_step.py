@@ -1,0 +1,124 @@
+"""Images per second of a full Adam training step (forward, backward, update) in
+``model.fit`` for ReActNet-A and StrongBaseline at 32 px, batch 64, in the BA and BNN
+stages (issue 3's performance target: >= 1.5x the authors' PyTorch ReActNet-A).
+
+    python bench/train_step.py                      # table for both models, BA and BNN
+    python bench/train_step.py --models reactnet_a --stages bnn --jit --steps 20
+    python bench/train_step.py --torch              # also time bench/torch_reactnet.py
+                                                    # in a subprocess (needs torch)
+
+Inputs are random images held in memory (a repeated single batch), so the figure is the
+model's step time, not the input pipeline's. The first ``--warmup`` steps (tracing,
+compilation) are excluded; the median of ``--repeats`` timed runs is reported.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+def _parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["reactnet_a", "strong_baseline"])
+    p.add_argument("--stages", nargs="+", default=["ba", "bnn"])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    p.add_argument("--inter", type=int, default=1, help="inter-op threads")
+    p.add_argument("--jit", action="store_true", help="compile(jit_compile=True) (XLA)")
+    p.add_argument("--steps-per-execution", type=int, default=1)
+    p.add_argument("--legacy-adam", action="store_true",
+                   help="tf.keras.optimizers.legacy.Adam instead of the new Adam")
+    p.add_argument("--torch", action="store_true",
+                   help="also run bench/torch_reactnet.py (PyTorch reference) and print ratios")
+    return p.parse_args(argv)
+
+
+def bench_one(args, name, stage):
+    import numpy as np
+    import tensorflow as tf
+
+    import larq_adam as la
+
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    model = la.models.build_model(name, stage, input_shape=(args.size, args.size, 3),
+                                  num_classes=args.classes, width=args.width)
+    opt_cls = tf.keras.optimizers.legacy.Adam if args.legacy_adam else tf.keras.optimizers.Adam
+    model.compile(
+        optimizer=opt_cls(learning_rate=1e-3, epsilon=1e-8),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=args.jit,
+        steps_per_execution=args.steps_per_execution,
+    )
+    rng = np.random.RandomState(0)
+    x = rng.randn(args.batch, args.size, args.size, 3).astype(np.float32)
+    y = rng.randint(0, args.classes, size=(args.batch,)).astype(np.int32)
+    ds = tf.data.Dataset.from_tensors((x, y)).repeat()
+    spe = args.steps_per_execution
+    warm = max(spe, (args.warmup + spe - 1) // spe * spe)
+    model.fit(ds, steps_per_epoch=warm, epochs=1, verbose=0)
+    steps = max(spe, args.steps // spe * spe)
+    rates = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+        rates.append(steps * args.batch / (time.perf_counter() - t0))
+    return float(np.median(rates)), rates
+
+
+def torch_reference(args, stage):
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, os.path.join(here, "torch_reactnet.py"), "--stage", stage,
+           "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+           "--threads", str(args.threads), "--classes", str(args.classes),
+           "--width", str(args.width)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError) as err:
+        print(f"torch reference failed for {stage}: {getattr(err, 'stderr', err)}",
+              file=sys.stderr)
+        return None
+    return float(out.strip().splitlines()[-1].split()[-1])
+
+
+def main(argv=None):
+    args = _parse(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import larq_adam  # noqa: F401  (Keras 2 before TensorFlow)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.inter)
+
+    print(f"batch {args.batch}, {args.size}px, width {args.width}, intra {args.threads} / "
+          f"inter {args.inter} threads, jit {args.jit}, steps_per_execution "
+          f"{args.steps_per_execution}, {'legacy ' if args.legacy_adam else ''}Adam, "
+          f"oneDNN {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}")
+    torch_rates = {}
+    if args.torch:
+        for stage in args.stages:
+            torch_rates[stage] = torch_reference(args, stage)
+    header = f"{'model':<16} {'stage':<5} {'img/s':>8}  {'runs':<24}"
+    if torch_rates:
+        header += f" {'torch img/s':>11} {'ratio':>6}"
+    print(header)
+    for name in args.models:
+        for stage in args.stages:
+            rate, runs = bench_one(args, name, stage)
+            line = f"{name:<16} {stage:<5} {rate:8.1f}  {' '.join(f'{r:.1f}' for r in runs):<24}"
+            ref = torch_rates.get(stage)
+            if ref and name == "reactnet_a":
+                line += f" {ref:11.1f} {rate / ref:6.2f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
