@@ -124,11 +124,16 @@ class FlipFlopRatio(_AnalysisCallback):
 
     Args:
         record_dir: if given, per-layer flip counts are saved each epoch (``ff`` records).
+        resume_from: the running totals of an interrupted training to continue from, so
+            ``ff_ratio_run`` still means "since training began" after a resume: a mapping
+            with ``run_flips`` (per binarized layer) and ``run_steps``, e.g. the ``ff``
+            record of the last completed epoch (``load_records(dir)["ff"][epoch]``).
     """
 
-    def __init__(self, record_dir: Optional[str] = None):
+    def __init__(self, record_dir: Optional[str] = None, resume_from=None):
         super().__init__(record_dir)
         self._state_for = None  # (model, kernels) the variables below belong to
+        self._resume_from = resume_from
 
     def _build_state(self) -> None:
         layers = self._binary_layers()
@@ -151,6 +156,16 @@ class FlipFlopRatio(_AnalysisCallback):
             self._run_flips = tf.Variable(zeros, trainable=False, name="ff_run_flips")
             self._epoch_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
             self._run_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
+        if self._resume_from is not None:
+            run_flips = np.asarray(self._resume_from["run_flips"], dtype=np.int64)
+            if run_flips.shape != (n,):
+                raise ValueError(
+                    f"FlipFlopRatio resume_from has run_flips for {run_flips.size} layers but "
+                    f"the model has {n} binarized layers; pass the ff record of this model"
+                )
+            self._run_flips.assign(run_flips)
+            self._run_steps.assign(int(self._resume_from["run_steps"]))
+            self._resume_from = None  # applies once, to the first fit
 
         def snapshot():
             for prev, kernel in zip(self._prev, self._kernels):

@@ -295,15 +295,7 @@ def run_step(
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
 
     initial_path = step_dir / "initial_kernels.npz"
-    callbacks: List[tf.keras.callbacks.Callback] = []
-    if analysis_callbacks:
-        callbacks = _analysis_callbacks(step_dir, data.probe, initial_path)
-    ckpt = tf.train.Checkpoint(
-        model=model,
-        optimizer=optimizer,
-        epoch=epoch_var,
-        **{f"cb{i}": c for i, c in enumerate(callbacks) if isinstance(c, tf.Module)},
-    )
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
     manager = tf.train.CheckpointManager(ckpt, str(step_dir / "checkpoints"), max_to_keep=2)
 
     initial_epoch = 0
@@ -321,6 +313,9 @@ def run_step(
         np.savez(initial_path, *kernels)
     _trim_history(step_dir / "history.csv", initial_epoch)
 
+    callbacks: List[tf.keras.callbacks.Callback] = []
+    if analysis_callbacks:
+        callbacks = _analysis_callbacks(step_dir, data.probe, initial_path, initial_epoch)
     callbacks = [
         *callbacks,
         _LearningRateLogger(),
@@ -364,13 +359,23 @@ def run_step(
 
 
 def _analysis_callbacks(
-    step_dir: Path, probe: np.ndarray, initial_path: Path
+    step_dir: Path, probe: np.ndarray, initial_path: Path, initial_epoch: int
 ) -> List[tf.keras.callbacks.Callback]:
-    """The paper's measurements (Sec. 3.2-3.3); C2I against the step's initial kernels,
-    read from ``initial_path`` when training starts, so a resumed step keeps its reference."""
+    """The paper's measurements (Sec. 3.2-3.3). C2I compares with the step's initial
+    kernels (saved in ``initial_path``) and the FF ratio's running totals continue from the
+    last completed epoch's record, so a resumed step measures as if never interrupted."""
     records = str(step_dir / "records")
+    resume_from = None
+    if initial_epoch > 0:
+        saved = analysis.load_records(records).get("ff", {})
+        resume_from = saved.get(initial_epoch - 1)
+        if resume_from is None:
+            raise FileNotFoundError(
+                f"cannot resume the FF ratio of {step_dir}: no ff record for epoch "
+                f"{initial_epoch - 1} in {records}"
+            )
     return [
-        analysis.FlipFlopRatio(),
+        analysis.FlipFlopRatio(record_dir=records, resume_from=resume_from),
         analysis.C2IRatio(reference=str(initial_path)),
         analysis.CAMStats(record_dir=records),
         analysis.ActivationSaturation(probe, record_dir=records),
