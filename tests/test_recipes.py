@@ -87,12 +87,15 @@ def test_fig6_toy_landscape_shows_adam_flipping_x_where_sgd_stalls(recipe, saved
     assert float(rows[1][2]) == 0.0 < float(rows[0][2])  # forward (sign) loss
 
 
-def test_two_step_main_job_trains_both_steps_and_writes_the_report(recipe, saved, tmp_path,
-                                                                    capsys):
+def test_two_step_main_job_trains_both_steps_exports_and_writes_the_report(
+        recipe, saved, tmp_path, capsys):
+    """The fast suite's end-to-end run: train step 1 and step 2, export to LCE, verify."""
     run = tmp_path / "run"
-    argv = [*TINY, "--run-dir", str(run), "--teacher", "none", "--no-export"]
+    argv = [*TINY, "--run-dir", str(run), "--teacher", "none", "--bench-runs", "2"]
     assert recipe("two_step").main(argv) == 0
+    assert (run / "model.tflite").exists() and (run / "model_float.tflite").exists()
     text = (run / "report.md").read_text()
+    assert "## Export" in text and "Verification (PASSED)" in text
     headers, rows = _table(run / "report.md")
     assert [r[0] for r in rows] == ["step1", "step2"]
     assert [r[headers.index("stage")] for r in rows] == ["ba", "bnn"]
@@ -104,7 +107,7 @@ def test_two_step_main_job_trains_both_steps_and_writes_the_report(recipe, saved
     out = capsys.readouterr().out
     assert "step1" in out and "step2" in out and "written:" in out and "report.md" in out
     # --resume on a finished run reads it back instead of training again
-    assert recipe("two_step").main([*argv, "--resume"]) == 0
+    assert recipe("two_step").main([*argv, "--resume", "--no-export"]) == 0
 
 
 @pytest.mark.slow
@@ -115,7 +118,7 @@ def test_two_step_default_path_with_teacher_and_lce_export(recipe, tmp_path):
     headers, rows = _table(run / "report.md")
     assert [r[0] for r in rows] == ["teacher", "step1", "step2"]
     assert "## Export" in text and (run / "model.tflite").exists()
-    assert status == (0 if "Verification (PASSED)" in text else 1)
+    assert status == 0 and "Verification (PASSED)" in text
 
 
 @pytest.mark.slow

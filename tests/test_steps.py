@@ -70,14 +70,23 @@ def test_one_step_with_auto_teacher_distils(tmp_path):
 
 
 def test_existing_run_dir_without_resume_is_refused(tmp_path):
-    la.training.one_step(tmp_path, epochs=1, analysis=False, **TINY)
+    (tmp_path / "step").mkdir()
+    (tmp_path / "step" / "history.csv").write_text("epoch,loss\n0,1.0\n")
     with pytest.raises(FileExistsError, match="resume=True"):
         la.training.one_step(tmp_path, epochs=1, analysis=False, **TINY)
+    assert (tmp_path / "step" / "history.csv").read_text() == "epoch,loss\n0,1.0\n"
+    (tmp_path / "config.json").write_text("{}")  # a whole run there: refused up front
+    with pytest.raises(FileExistsError, match="resume=True"):
+        la.training.one_step(tmp_path, epochs=1, analysis=False, **TINY)
+    assert (tmp_path / "config.json").read_text() == "{}"
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):
-    la.training.one_step(tmp_path, epochs=1, analysis=False, **TINY)
-    with pytest.raises(ValueError, match="other settings"):
+    config = steps_lib._common_config(epochs=1, optimizer="adam", **{
+        k: v for k, v in TINY.items() if k != "verbose"})
+    config.update(kind="one_step", stage="bnn", weight_decay=0.0)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="other settings.*epochs"):
         la.training.one_step(tmp_path, epochs=2, analysis=False, resume=True, **TINY)
 
 

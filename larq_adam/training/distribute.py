@@ -78,11 +78,14 @@ def strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distribute.
             (``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; RuntimeError if it is
             missing, ValueError if it is malformed), "tpu" (``TPUClusterResolver`` +
             ``initialize_tpu_system`` + ``TPUStrategy``; RuntimeError if no TPU).
-        tpu: TPU name/address for "tpu" (default: the resolver's discovery).
+        tpu: TPU name/address for "tpu" (default: the resolver's discovery); the name
+            "tpu:ADDRESS" sets it too.
 
     Returns:
         The strategy; build models and optimizers under its ``scope()``.
     """
+    if isinstance(name, str) and name.lower().startswith("tpu:"):
+        name, tpu = "tpu", name.split(":", 1)[1]  # "tpu:ADDRESS", as the recipes take it
     if not isinstance(name, str) or name.lower() not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}: valid names are {list(STRATEGIES)}")
     name = name.lower()

@@ -416,6 +416,11 @@ def _prepare_run(
 ) -> Path:
     run = Path(run_dir)
     config_path = run / "config.json"
+    if not resume and config_path.exists():
+        raise FileExistsError(
+            f"{run} already holds a run; pass resume=True to continue it, or choose "
+            "another run_dir (or delete the folder) to start afresh."
+        )
     if resume and config_path.exists():
         saved = json.loads(config_path.read_text())
         changed = {
