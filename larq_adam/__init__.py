@@ -12,6 +12,7 @@ sub-packages load on first use, so ``import larq_adam as la; la.models`` just wo
 import importlib
 
 from larq_adam import _keras2  # noqa: F401  (must run before TensorFlow resolves tf.keras)
+from larq_adam import layers  # noqa: F401  (registers the custom layers for load_model)
 from larq_adam.stages import Stage
 
 __version__ = "0.1.0"

@@ -230,20 +230,23 @@ def _keras_logits(net: tf.keras.Model, images: np.ndarray, batch_size: int = 32)
 
 
 def _float_sensitivity(net: tf.keras.Model, images: np.ndarray, ref: np.ndarray,
-                       eps: float = 1e-6, seed: int = 0) -> Tuple[float, float]:
+                       eps: float = 1e-6, seed: int = 0) -> Tuple[float, float, float]:
     """How much Keras' own logits move when every weight is perturbed by ``eps`` (relative,
-    a few float32 ulps): (max, mean) abs change. Deep BNNs amplify rounding differences by
-    flipping the signs of near-zero pre-activations; a correct conversion differs from
-    Keras by about this much. The weights are restored afterwards."""
+    a few float32 ulps): (max, mean) abs change and the share of images whose top-1 class
+    changes. Deep BNNs amplify rounding differences by flipping the signs of near-zero
+    pre-activations; a correct conversion differs from Keras by about this much. The
+    weights are restored afterwards."""
     original = net.get_weights()
     rng = np.random.default_rng(seed)
     try:
         net.set_weights([(w * (1 + eps * rng.standard_normal(w.shape))).astype(w.dtype)
                          if np.issubdtype(w.dtype, np.floating) else w for w in original])
-        moved = np.abs(_keras_logits(net, images) - ref)
+        noisy = _keras_logits(net, images)
     finally:
         net.set_weights(original)
-    return float(moved.max()), float(moved.mean())
+    moved = np.abs(noisy - ref)
+    flipped = float(np.mean(noisy.argmax(-1) != ref.argmax(-1))) if ref.ndim == 2 else 0.0
+    return float(moved.max()), float(moved.mean()), flipped
 
 
 def verify(
@@ -268,7 +271,9 @@ def verify(
       both max and mean (:func:`_float_sensitivity`: the logit change when all weights move
       by 1e-6 relative). Large BNNs need this: at 224 px a trained-looking ReActNet-A's
       logits move by ~2% of their scale under such a perturbation (near-zero inputs of
-      sign flip), and LCE's fused arithmetic differs from Keras by as much.
+      sign flip), and LCE's fused arithmetic differs from Keras by as much. On this route
+      the top-1 changes allowed are also relative: at most ``noise_factor`` times the share
+      that Keras' own perturbation changed (never stricter than ``min_top1_agreement``).
 
     Correct small conversions give 1e-6..1e-5 of the logit scale; the LCE 0.16 2x2
     zero-padding bug gives ~0.2 of it, with a float sensitivity of ~1e-7 (caught).
@@ -339,13 +344,19 @@ def verify(
     }
     if result["max_abs_diff"] <= tolerance:
         result["criterion"] = "exact"
-    elif noise_factor > 0:
-        noise_max, noise_mean = _float_sensitivity(net, images, ref)
-        result.update(keras_noise_max=noise_max, keras_noise_mean=noise_mean)
+    needed_top1 = min_top1_agreement
+    if result["criterion"] == "none" and noise_factor > 0:
+        noise_max, noise_mean, noise_flips = _float_sensitivity(net, images, ref)
+        result.update(keras_noise_max=noise_max, keras_noise_mean=noise_mean,
+                      keras_noise_top1_changed=noise_flips)
         if (result["max_abs_diff"] <= atol + noise_factor * noise_max
                 and result["mean_abs_diff"] <= atol + noise_factor * noise_mean):
             result["criterion"] = "float sensitivity"
-    result["passed"] = bool(result["criterion"] != "none" and top1 >= min_top1_agreement)
+            # near a decision boundary rounding alone changes a few top-1 classes: allow
+            # as many changes as noise_factor times what Keras' own perturbation made
+            needed_top1 = min(min_top1_agreement, 1.0 - noise_factor * noise_flips)
+    result["needed_top1_agreement"] = needed_top1
+    result["passed"] = bool(result["criterion"] != "none" and top1 >= needed_top1)
     if not result["passed"] and raise_on_mismatch:
         noise = ""
         if "keras_noise_max" in result:
@@ -356,7 +367,7 @@ def verify(
             f"the converted model disagrees with Keras on {len(images)} images: max |diff| "
             f"{result['max_abs_diff']:.3g} (tolerance {tolerance:.3g} = {atol:g} + {rtol:g} x "
             f"max|logit| {scale:.3g}{noise}), top-1 agreement {top1:.3f} (needed "
-            f"{min_top1_agreement:.3f}). A known cause in LCE 0.16: a binary 3x3 conv with "
+            f"{needed_top1:.3f}). A known cause in LCE 0.16: a binary 3x3 conv with "
             f"padding='same', pad_values=0 on a 2x2 input - rebuild with pad_values=1.0 or an "
             f"explicit ZeroPadding2D + 'valid' conv (DESIGN.md, 'LCE conversion')")
     return result

@@ -1,6 +1,6 @@
 """Export a trained model to Larq Compute Engine and prove it binary and equal to Keras.
 
-    python recipes/export.py RUN_DIR|MODEL_FILE [--images 64] [--threads 2] [--runs 20]
+    python recipes/export.py RUN_DIR|MODEL_FILE [--images 256] [--threads 2] [--runs 20]
                              [--pad keep|1] [--dataset NAME] [--no-bench]
 
 Writes, next to the model: ``model.tflite`` (LCE) and ``model_float.tflite`` (the float
@@ -66,7 +66,7 @@ def verification_images(dataset, n, shape):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", help="run dir (see the lookup above) or a .h5/.keras/SavedModel")
-    p.add_argument("--images", type=int, default=64, help="test images for verify (64)")
+    p.add_argument("--images", type=int, default=256, help="test images for verify")
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (2)")
     p.add_argument("--runs", type=int, default=20, help="timed runs per benchmark (20)")
     p.add_argument("--pad", choices=("keep", "1"), default="keep",

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -477,8 +478,16 @@ def _train_teacher(
                 num_classes=data.info.num_classes, width=step.width,
             )
         model.load_weights(str(run / "teacher" / "final.weights.h5"))
-        model.save(str(path))
+        _save_h5(model, path)
     return str(path), result
+
+
+def _save_h5(model: tf.keras.Model, path: Path) -> None:
+    """Save a whole model as HDF5, the format LCE's converter and older tools read;
+    Keras' advice to prefer its own format is expected here and muted."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
+        model.save(str(path))
 
 
 def _save_final_model(run: Path, last: Step, data: _Data) -> str:
@@ -488,7 +497,7 @@ def _save_final_model(run: Path, last: Step, data: _Data) -> str:
     )
     model.load_weights(str(run / last.name / "final.weights.h5"))
     path = run / "final_model.h5"
-    model.save(str(path))
+    _save_h5(model, path)
     return str(path)
 
 
