@@ -120,8 +120,9 @@ class RPReLU(tf.keras.layers.Layer):
     """ReActNet's RPReLU: ``prelu(x + b1) + b2`` with per-channel ``b1``, ``b2`` and slope.
 
     The slope starts at 0.25 (PyTorch's ``PReLU`` default); the shifts at zero and are
-    stored 4-D like :class:`LearnableBias`. The PReLU is written as
-    ``relu(x) - alpha * relu(-x)``, the form TFLite converts to its PRELU op.
+    stored 4-D like :class:`LearnableBias`. The PReLU is written as Keras' ``PReLU``,
+    ``relu(x) + (-alpha) * relu(-x)`` with the slope shaped ``(1, 1, C)``: the form the
+    TFLite converter turns into its PRELU op.
     """
 
     def __init__(self, alpha_initializer=0.25, **kwargs):
@@ -139,7 +140,10 @@ class RPReLU(tf.keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs + self.shift_x
-        x = tf.nn.relu(x) - self.alpha * tf.nn.relu(-x)
+        # Keras PReLU's exact form, slope shaped (1, 1, C): the TFLite converter turns it
+        # into one PRELU op (written as relu(x) - alpha * relu(-x) it stays 5 float ops).
+        alpha = tf.reshape(self.alpha, (1, 1, -1))
+        x = tf.nn.relu(x) + (-alpha) * tf.nn.relu(-x)
         return x + self.shift_y
 
     def compute_output_shape(self, input_shape):

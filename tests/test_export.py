@@ -121,6 +121,8 @@ def test_every_binary_conv_of_the_bnn_models_becomes_an_lce_bconv(fixture, reque
     assert report["not_binary"] == []
     assert report["ops"]["LceQuantize"] >= 1
     assert report["binary_mac_share"] > 0.95  # only the stem / downsampling / FC are real
+    prelus = [l for l in model.layers if isinstance(l, (la.layers.RPReLU, tf.keras.layers.PReLU))]
+    assert report["ops"].get("PRELU", 0) == len(prelus) > 0  # each (R)PReLU is one op
 
 
 @pytest.mark.parametrize("fixture", ["reactnet32", "strong32"])
