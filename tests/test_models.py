@@ -249,3 +249,19 @@ def test_get_config_from_config_round_trip_reproduces_outputs(name):
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone(x, training=False).numpy(),
                                model(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_mixed_bfloat16_policy_keeps_weights_float32_and_logits_close():
+    kw = dict(input_shape=(32, 32, 3), num_classes=10, width=0.25)
+    ref = la.models.build_model("reactnet_a", "ba", **kw)
+    fast = la.models.build_model("reactnet_a", "ba", dtype_policy="mixed_bfloat16", **kw)
+    assert tf.keras.mixed_precision.global_policy().name == "float32"  # scoped, restored
+    assert [w.shape for w in fast.weights] == [w.shape for w in ref.weights]
+    assert all(w.dtype == tf.float32 for w in fast.weights)
+    fast.set_weights(ref.get_weights())
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    want, got = ref(x, training=False).numpy(), fast(x, training=False)
+    assert got.dtype == tf.float32
+    assert np.corrcoef(want.ravel(), got.numpy().ravel())[0, 1] > 0.9  # bf16 rounding only
+    with pytest.raises(ValueError):
+        la.models.build_model("reactnet_a", "ba", dtype_policy="float7", **kw)
