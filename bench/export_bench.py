@@ -22,26 +22,7 @@ import numpy as np
 from larq_adam import export as ex
 
 
-def trained_looking(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        n, shape = w.name, tuple(w.shape)
-        if "moving_variance" in n:
-            v = rng.uniform(0.5, 2.0, shape)
-        elif "moving_mean" in n:
-            v = rng.normal(0.0, 0.3, shape)
-        elif "gamma" in n:
-            v = rng.uniform(0.5, 1.5, shape)
-        elif "beta" in n:
-            v = rng.normal(0.0, 0.2, shape)
-        elif "alpha" in n:
-            v = rng.uniform(0.05, 0.4, shape)
-        elif "kernel" in n:
-            v = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:
-            v = rng.normal(0.0, 0.1, shape)
-        w.assign(v.astype("float32"))
-    return model
+trained_looking = ex.randomize_like_trained
 
 
 def main(argv=None):

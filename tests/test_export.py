@@ -22,28 +22,7 @@ from larq_adam.layers import LearnableBias, MeanScaledSign, RPReLU
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def trained_looking(model: tf.keras.Model, seed: int = 0) -> tf.keras.Model:
-    """Random but sane weights and BN statistics, as after training (latent kernels
-    ~ N(0, 1/fan_in), gamma in [0.5, 1.5], variance in [0.5, 2], ...)."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        name, shape = w.name, tuple(w.shape)
-        if "moving_variance" in name:
-            value = rng.uniform(0.5, 2.0, shape)
-        elif "moving_mean" in name:
-            value = rng.normal(0.0, 0.3, shape)
-        elif "gamma" in name:
-            value = rng.uniform(0.5, 1.5, shape)
-        elif "beta" in name:
-            value = rng.normal(0.0, 0.2, shape)
-        elif "alpha" in name:
-            value = rng.uniform(0.05, 0.4, shape)
-        elif "kernel" in name:
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:  # learnable shifts, biases
-            value = rng.normal(0.0, 0.1, shape)
-        w.assign(value.astype("float32"))
-    return model
+trained_looking = ex.randomize_like_trained
 
 
 def _bconv(filters, kernel, stride, pad_values, name):
