@@ -34,7 +34,7 @@ def _kernels_from_weights(path: Path, stage: str):
 
 @pytest.mark.parametrize("order,stage1", [("babw", "ba"), ("bwba", "bw")])
 def test_two_step_step2_starts_from_step1_final_weights(tmp_path, order, stage1):
-    res = la.training.two_step(tmp_path / order, order=order, epochs=1, **TINY)
+    res = la.training.two_step(tmp_path / order, order=order, epochs=1, teacher=None, **TINY)
     assert [s.name for s in res.steps] == ["step1", "step2"]
     assert [s.stage for s in res.steps] == [stage1, "bnn"]
     assert [s.weight_decay for s in res.steps] == [5e-6, 0.0]
@@ -92,7 +92,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 def test_bad_order_and_teacher_errors(tmp_path):
     with pytest.raises(ValueError, match="valid orders"):
-        la.training.two_step(tmp_path, order="abba", **TINY)
+        la.training.two_step(tmp_path, order="abba", teacher=None, **TINY)
     with pytest.raises(FileNotFoundError, match="'auto'"):
         la.training.one_step(tmp_path / "t", teacher=str(tmp_path / "missing.h5"), **TINY)
 
@@ -125,6 +125,7 @@ def dataclass_replace(obj, **changes):
 _KILL_SCRIPT = textwrap.dedent("""
     import sys, larq_adam as la
     la.training.two_step(sys.argv[1], order="babw", epochs=4, resume=len(sys.argv) > 2,
+                         teacher=None,
                          data="mnist5k", model="reactnet_a", width=0.125, batch_size=32,
                          max_steps_per_epoch=4, verbose=0)
 """)
@@ -162,6 +163,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     import sys, larq_adam as la
     la.training.distribute.configure_cpu_devices(2)
     res = la.training.two_step(sys.argv[1], order="babw", epochs=1, strategy="mirrored",
+                               teacher=None,
                                data="mnist5k", model="reactnet_a", width=0.125,
                                batch_size=32, max_steps_per_epoch=3, verbose=0)
     import tensorflow as tf

@@ -588,6 +588,7 @@ def two_step(
     step2_weight_decay: float = 0.0,
     epochs: int = 1,
     optimizer: str = "adam",
+    teacher: Optional[str] = "auto",
     resume: bool = False,
     analysis: bool = True,
     verbose: int = 1,
@@ -597,12 +598,14 @@ def two_step(
 
     ``order="babw"``: step 1 binary activations (weight decay ``step1_weight_decay``, the
     paper's 5e-6), step 2 fully binary (``step2_weight_decay``, the paper's 0). ``"bwba"``:
-    step 1 binary weights. ``epochs`` is per step. Other keyword arguments as
-    :func:`one_step`.
+    step 1 binary weights. ``epochs`` is per step. Both steps distil from ``teacher``
+    (as the paper trains ReActNet): by default ``"auto"``, a real-valued ResNet-18 trained
+    here first; a saved model's path; or ``None`` for cross-entropy on the labels. Other
+    keyword arguments as :func:`one_step`.
     """
     if order not in TWO_STEP_ORDERS:
         raise ValueError(f"unknown order {order!r}; valid orders are {sorted(TWO_STEP_ORDERS)}")
-    config = _common_config(epochs=epochs, optimizer=optimizer, **kwargs)
+    config = _common_config(epochs=epochs, optimizer=optimizer, teacher=teacher, **kwargs)
     config.update(order=order, step1_weight_decay=step1_weight_decay,
                   step2_weight_decay=step2_weight_decay)
     stage1, stage2 = TWO_STEP_ORDERS[order]
