@@ -24,7 +24,7 @@ import larq_adam as la
 DATASET = "mnist5k"
 MODEL = "reactnet_a"
 WIDTH = 0.25          # ReActNet-A channels x0.25 (8 ... 256 channels)
-EPOCHS = 5            # per step; the teacher trains as long
+EPOCHS = 3            # per step; the teacher trains as long
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3  # Adam's default; the paper: 1.25e-3 at batch 256 on ImageNet
 STEP1_WEIGHT_DECAY = 5e-6
