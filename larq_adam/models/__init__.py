@@ -68,7 +68,7 @@ def build_model(
         dtype_policy: a Keras mixed-precision policy for this model only, e.g.
             ``"mixed_bfloat16"`` (variables stay float32, layers compute in bfloat16:
             about 1.3-1.5x faster training steps on CPUs with AVX512-BF16, see
-            ``bench/train_step.py --bf16``); the logits are cast back to float32. ``None``
+            ``bench/train_step.py --policies``); the logits are cast back to float32. ``None``
             (default) is float32 throughout, as the reference. Weights move between
             policies with ``set_weights``; export a float32 build (LCE converts float32).
         **kwargs: family options, e.g. ``small_input``, ``symmetric_padding``, ``name``.
