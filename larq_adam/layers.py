@@ -10,17 +10,23 @@
 * :class:`RPReLU` - shift, per-channel PReLU (slope initialised to 0.25), shift.
 * :class:`ChannelScale` - StrongBaseline's learned per-channel rescale of a binary conv's
   output (a variable of shape ``(C,)``).
+* :class:`BatchNorm` - Keras ``BatchNormalization`` with the training statistics of
+  PyTorch's ``BatchNorm2d`` (biased batch variance to normalise, unbiased to update the
+  moving variance, in every dtype), optionally over a leading window of the map only
+  (``stats_crop``), for the stride-2 convs that compute one extra row/column.
 * :class:`RSign` - learnable shift then sign (Eq. 1) with the ApproxSign gradient, for use
   on its own. Inside the models the same pattern is a :class:`LearnableBias` followed by a
   ``QuantConv2D`` whose ``input_quantizer`` binarizes: that form converts to LCE binary ops.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import larq as lq
 import tensorflow as tf
+from tf_keras.src.utils import control_flow_util
 
 __all__ = [
-    "MeanScaledSign", "LearnableBias", "RPReLU", "RSign", "ChannelScale", "mean_scaled_sign"
+    "MeanScaledSign", "LearnableBias", "RPReLU", "RSign", "ChannelScale", "BatchNorm",
+    "mean_scaled_sign"
 ]
 
 
@@ -203,3 +209,68 @@ class ChannelScale(tf.keras.layers.Layer):
             **super().get_config(),
             "scale_initializer": tf.keras.initializers.serialize(self.scale_initializer),
         }
+
+
+@lq.utils.register_keras_custom_object
+class BatchNorm(tf.keras.layers.BatchNormalization):
+    """``BatchNormalization`` (last axis) computing PyTorch's ``BatchNorm2d`` in training.
+
+    In training the batch mean and the biased batch variance normalise the input and the
+    moving statistics are updated with the batch mean and the *unbiased* variance, as
+    ``BatchNorm2d`` does; Keras' fused kernel does the same in float32, and this layer does
+    it in every dtype (float64 included). Inference is Keras' own (so converters fuse it
+    into the preceding convolution).
+
+    Args:
+        stats_crop: ``(rows, cols)`` at the bottom and right of the map that the batch
+            statistics leave out. A stride-2 3x3 conv padded symmetrically by appending one
+            row and column (see ``larq_adam.models._common.binary_conv``) computes one extra
+            output row/column that is cropped after this layer; the batch statistics must
+            cover exactly the reference's output positions, or training diverges from the
+            reference network from the first stride-2 block on.
+        **kwargs: ``BatchNormalization``'s arguments.
+    """
+
+    def __init__(self, stats_crop: Sequence[int] = (0, 0), **kwargs):
+        unsupported = [k for k in ("renorm", "virtual_batch_size", "adjustment") if kwargs.get(k)]
+        if unsupported:
+            raise ValueError(f"BatchNorm does not support {unsupported}; use "
+                             "tf.keras.layers.BatchNormalization for them")
+        super().__init__(**kwargs)
+        self.stats_crop = tuple(int(c) for c in stats_crop)
+        if len(self.stats_crop) != 2 or min(self.stats_crop) < 0:
+            raise ValueError(f"stats_crop must be two non-negative ints, got {stats_crop!r}")
+
+    def _reference_training(self) -> bool:
+        return any(self.stats_crop) or not self.fused
+
+    def call(self, inputs, training=None):
+        training = self._get_training_value(training)
+        if not self._reference_training() or control_flow_util.constant_value(training) is False:
+            return super().call(inputs, training=training)
+        return control_flow_util.smart_cond(
+            training,
+            lambda: self._train(inputs),
+            lambda: super(BatchNorm, self).call(inputs, training=False),
+        )
+
+    def _train(self, inputs: tf.Tensor) -> tf.Tensor:
+        rows, cols = self.stats_crop
+        window = inputs[:, : tf.shape(inputs)[1] - rows, : tf.shape(inputs)[2] - cols, :]
+        window = tf.cast(window, self.moving_mean.dtype)
+        mean, variance = tf.nn.moments(window, axes=[0, 1, 2])
+        count = tf.cast(tf.size(window) // tf.size(mean), variance.dtype)
+        unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
+        decay = 1.0 - float(self.momentum)  # a Python float: exact in float64 too
+        for variable, value in ((self.moving_mean, mean), (self.moving_variance, unbiased)):
+            self.add_update(variable.assign_sub((variable - value) * decay))
+        scale = tf.math.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            scale *= tf.cast(self.gamma, scale.dtype)
+        y = (tf.cast(inputs, scale.dtype) - mean) * scale
+        if self.beta is not None:
+            y += tf.cast(self.beta, y.dtype)
+        return tf.cast(y, inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "stats_crop": list(self.stats_crop)}

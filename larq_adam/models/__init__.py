@@ -69,8 +69,9 @@ def build_model(
             ``"mixed_bfloat16"`` (variables stay float32, layers compute in bfloat16:
             about 1.3-1.5x faster training steps on CPUs with AVX512-BF16, see
             ``bench/train_step.py --policies``); the logits are cast back to float32. ``None``
-            (default) is float32 throughout, as the reference. Weights move between
-            policies with ``set_weights``; export a float32 build (LCE converts float32).
+            (default) is float32 throughout, as the reference; ``"float64"`` builds a
+            float64 model (no cast) for equality checks against a float64 reference.
+            Weights move between policies with ``set_weights``; export a float32 build (LCE converts float32).
         **kwargs: family options, e.g. ``small_input``, ``symmetric_padding``, ``name``.
 
     Raises:
@@ -81,6 +82,8 @@ def build_model(
         with policy_scope(policy):
             model = build_model(name, stage, input_shape, num_classes, width, pad_values,
                                 **kwargs)
+        if policy.compute_dtype == policy.variable_dtype:  # "float64": the equality checks
+            return model
         logits = tf.keras.layers.Activation("linear", dtype="float32", name="logits_float32")(
             model.output)
         return tf.keras.Model(model.input, logits, name=model.name)

@@ -10,6 +10,7 @@ from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 import larq as lq
 import tensorflow as tf
 
+from larq_adam.layers import BatchNorm
 from larq_adam.stages import Stage, StageLike, quantizers
 
 # PyTorch's BatchNorm2d defaults (eps 1e-5, momentum 0.1 == Keras momentum 0.9), DESIGN.md.
@@ -53,6 +54,15 @@ def check_common(stage: StageLike, num_classes: int, width: float) -> Stage:
     return stage
 
 
+def image_input(input_shape: Tuple[int, int, int]) -> tf.Tensor:
+    """The model's ``Input``: float32 images, or float64 when the model is built under a
+    float64 policy (``build_model(..., dtype_policy="float64")``), so that equality checks
+    against a float64 reference lose no precision at the input."""
+    policy = tf.keras.mixed_precision.global_policy()
+    dtype = "float64" if policy.compute_dtype == "float64" else None
+    return tf.keras.Input(shape=input_shape, name="image", dtype=dtype)
+
+
 def is_small_image(input_shape: Tuple[int, int, int], small_input: Optional[bool]) -> bool:
     """The small-image form applies when both sides are <= 64 px unless forced."""
     if small_input is not None:
@@ -84,11 +94,10 @@ def torch_dense(units: int, fan_in: int, name: str) -> tf.keras.layers.Dense:
     )
 
 
-def batch_norm(name: str) -> tf.keras.layers.BatchNormalization:
-    """BatchNormalization with PyTorch's defaults (eps 1e-5, momentum 0.1)."""
-    return tf.keras.layers.BatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name
-    )
+def batch_norm(name: str, stats_crop: Tuple[int, int] = (0, 0)) -> BatchNorm:
+    """``BatchNorm2d`` as PyTorch computes it (eps 1e-5, momentum 0.1, unbiased moving
+    variance); ``stats_crop`` leaves the last rows/columns out of the batch statistics."""
+    return BatchNorm(stats_crop=stats_crop, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
 
 
 def binary_conv(
@@ -100,11 +109,13 @@ def binary_conv(
     family: str,
     pad_values: float,
     name: str,
+    bn_name: Optional[str] = None,
     post: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
     symmetric: bool = True,
 ) -> tf.Tensor:
     """A binarizable convolution (Larq ``QuantConv2D``, quantizers from the stage), with
-    the reference's padding, followed by the per-channel ``post`` layers (BN, rescale).
+    the reference's padding, followed by a BatchNorm named ``bn_name`` (if given) and the
+    per-channel ``post`` layer (e.g. a rescale).
 
     Padding (the one place it is decided, so it can be switched in one spot):
 
@@ -117,8 +128,12 @@ def binary_conv(
       column of zeros to the *real* input (making the side odd), where "same" at stride 2
       pads symmetrically (1, 1), and crop the extra last output row/column that only the
       appended row reached. The result equals ``conv(pad(sign(x), 1, value=pad_values))``
-      with stride 2 exactly. The crop comes after ``post`` (BN/rescale are per-channel, so
-      they commute with it) so that LCE can still fuse BN into the binary conv.
+      with stride 2 exactly. The crop comes after the BN and ``post`` so that LCE can
+      still fuse the BN into the binary conv: per-channel ops commute with the crop, and
+      the BN's *batch statistics* in training leave the extra row/column out
+      (:class:`larq_adam.layers.BatchNorm` ``stats_crop``), so training computes exactly
+      the reference's ``conv -> BN`` too. ``post`` must act per element (no batch
+      statistics).
     * ``symmetric=False`` gives plain TF "same" (asymmetric at stride 2).
 
     In stages with real activations (FP, BW) the padding value is 0 whatever
@@ -147,6 +162,8 @@ def binary_conv(
             **q,
         )
     y = conv(x)
+    if bn_name is not None:
+        y = batch_norm(bn_name, stats_crop=extra)(y)
     if post is not None:
         y = post(y)
     if any(extra):

@@ -68,7 +68,7 @@ def reactnet_a(
     base = _common.base_channels(STAGE_OUT_CHANNELS[0], width)
     channels = [base * c // STAGE_OUT_CHANNELS[0] for c in STAGE_OUT_CHANNELS]
 
-    inputs = tf.keras.Input(shape=input_shape, name="image")
+    inputs = _common.image_input(input_shape)
     stem_stride = 1 if small else 2
     x = tf.keras.layers.ZeroPadding2D(1, name="stem_pad")(inputs)
     x = tf.keras.layers.Conv2D(
@@ -96,7 +96,7 @@ def _block(x, inplanes, planes, stride, stage, pad_values, symmetric, name):
     out1 = LearnableBias(name=f"{name}_move11")(x)
     out1 = _common.binary_conv(
         out1, inplanes, 3, stride, stage, FAMILY, pad_values, name=f"{name}_conv3x3",
-        post=_common.batch_norm(f"{name}_bn1"), symmetric=symmetric,
+        bn_name=f"{name}_bn1", symmetric=symmetric,
     )
     if stride == 2:
         x = tf.keras.layers.AveragePooling2D(2, 2, padding="same", name=f"{name}_pool")(x)
@@ -106,14 +106,14 @@ def _block(x, inplanes, planes, stride, stage, pad_values, symmetric, name):
     out2 = LearnableBias(name=f"{name}_move21")(out1)
     if planes == inplanes:
         y = _common.binary_conv(out2, planes, 1, 1, stage, FAMILY, 0.0, name=f"{name}_conv1x1",
-                                post=_common.batch_norm(f"{name}_bn2"))
+                                bn_name=f"{name}_bn2")
         out2 = tf.keras.layers.Add(name=f"{name}_add2")([y, out1])
     else:
         halves = []
         for part in ("a", "b"):
             y = _common.binary_conv(
                 out2, inplanes, 1, 1, stage, FAMILY, 0.0, name=f"{name}_conv1x1{part}",
-                post=_common.batch_norm(f"{name}_bn2{part}"),
+                bn_name=f"{name}_bn2{part}",
             )
             halves.append(tf.keras.layers.Add(name=f"{name}_add2{part}")([y, out1]))
         out2 = tf.keras.layers.Concatenate(name=f"{name}_concat")(halves)

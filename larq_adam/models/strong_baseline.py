@@ -67,7 +67,7 @@ def strong_baseline(
     base = _common.base_channels(BLOCK_WIDTHS[0], width)
     widths = [base * w // BLOCK_WIDTHS[0] for w in BLOCK_WIDTHS]
 
-    inputs = tf.keras.Input(shape=input_shape, name="image")
+    inputs = _common.image_input(input_shape)
     x = tf.keras.layers.Conv2D(
         base, 3 if small else 7, strides=1 if small else 2, padding="same", use_bias=False,
         kernel_initializer=_common.torch_kernel_init(), name="stem_conv",
