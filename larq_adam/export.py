@@ -2,7 +2,7 @@
 
 The paper's BNNs (ReActNet-A, Table 3; StrongBaseline, Table 2) only pay off when their
 binarized convolutions run as binary ops. This module converts a trained Keras model and
-checks the result instead of trusting it (DESIGN.md, "LCE conversion"):
+checks the result instead of trusting it:
 
 * :func:`to_lce` - the LCE flatbuffer (``larq_compute_engine.convert_keras_model``);
 * :func:`to_tflite_float` - the float TFLite of the same network with every quantizer
@@ -31,6 +31,7 @@ import math
 import os
 import re
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import larq as lq
@@ -46,6 +47,7 @@ __all__ = [
     "to_tflite_float",
     "float_twin",
     "with_pad_values",
+    "lce_ready",
     "verify",
     "randomize_like_trained",
     "op_report",
@@ -63,7 +65,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 # "Exact" tolerance of verify(): |LCE - Keras| <= DEFAULT_RTOL * max|Keras logit| + atol.
 # Measured on trained-looking nets (random latent weights and BN statistics, mnist5k):
 # 32-px ReActNet-A (width 0.25) 1.1e-6 of the logit scale, StrongBaseline 6.5e-7; the LCE
-# 0.16 2x2 zero-padding bug 0.24 of it (the lead saw absolute errors of 7-126).
+# 0.16 2x2 zero-padding bug (when not worked around by lce_ready) 0.24 of it (absolute
+# errors of 7-126).
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-5
 DEFAULT_MIN_TOP1 = 0.99
@@ -109,6 +112,117 @@ def _write(path: PathLike, data: bytes) -> str:
     return path
 
 
+def _zero_padding_lce_miscomputes(layer: tf.keras.layers.Layer) -> bool:
+    """True for a fully binary conv that LCE 0.16 converts to wrong numbers: "same"
+    padding with ``pad_values=0`` on an input map smaller than the kernel (e.g. a 3x3 conv
+    on 2x2, ReActNet-A's last block at 32 px; measured: max error 35-72 against Keras,
+    while 3x3 and larger maps and ``pad_values=1`` are exact to 1e-4)."""
+    if not (isinstance(layer, lq.layers.QuantConv2D)
+            and _quantizer_is_binary(layer.input_quantizer)
+            and _quantizer_is_binary(layer.kernel_quantizer)):
+        return False
+    if layer.padding != "same" or float(layer.pad_values) != 0.0:
+        return False
+    side = min(int(layer.input_shape[1]), int(layer.input_shape[2]))
+    return side < max(layer.kernel_size)
+
+
+class CorrectedAdd(tf.keras.layers.Add):
+    """``Add`` plus a constant map: where the zero-padding correction of a binary conv
+    (:func:`lce_ready`) enters the graph. It is applied after the residual addition, away
+    from the ``LceBconv2d``: LCE 0.16 fuses a constant that directly follows a binary conv
+    into the op's per-channel bias and then fails on a per-position constant."""
+
+    def __init__(self, offset: np.ndarray, **kwargs):
+        super().__init__(**kwargs)
+        self._offset = tf.constant(offset, dtype=tf.float32)
+
+    def _merge_function(self, inputs):
+        return super()._merge_function(inputs) + self._offset
+
+
+def _zero_padding_correction(layer: lq.layers.QuantConv2D) -> np.ndarray:
+    """``conv(P, binary kernel)``: the output of the layer's convolution on a map that is 0
+    inside and 1 on the "same"-padding border, shape ``(1, H_out, W_out, C_out)``. Since
+    ``pad0(s) = pad1(s) - P``, the zero-padded conv equals the one-padded conv minus this;
+    it depends only on the binary kernel (Eq. 2) and the output position."""
+    h, w, cin = (int(d) for d in layer.input_shape[1:])
+    pads = []
+    for side, k, s in zip((h, w), layer.kernel_size, layer.strides):
+        total = max((math.ceil(side / s) - 1) * s + k - side, 0)
+        pads.append((total // 2, total - total // 2))
+    border = np.pad(np.zeros((1, h, w, cin)), [(0, 0), *pads, (0, 0)], constant_values=1.0)
+    kernel = layer.kernel_quantizer(tf.constant(layer.kernel.numpy()))
+    out = tf.nn.conv2d(tf.constant(border, tf.float64), tf.cast(kernel, tf.float64),
+                       strides=layer.strides, padding="VALID", dilations=layer.dilation_rate)
+    return out.numpy()
+
+
+def _only_consumer(layer: tf.keras.layers.Layer) -> Optional[tf.keras.layers.Layer]:
+    consumers = [node.layer for node in layer.outbound_nodes]
+    return consumers[0] if len(consumers) == 1 else None
+
+
+def _carry_to_add(conv: tf.keras.layers.Layer, offset: np.ndarray
+                  ) -> Tuple[tf.keras.layers.Layer, np.ndarray]:
+    """Follow ``conv``'s output through per-channel affine layers (BatchNorm in inference,
+    ``ChannelScale``) and crops to the ``Add`` it feeds; return that ``Add`` and
+    ``offset`` as it must be added there."""
+    from larq_adam.layers import ChannelScale
+
+    layer = _only_consumer(conv)
+    while layer is not None and not isinstance(layer, tf.keras.layers.Add):
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            gamma = layer.gamma.numpy() if layer.gamma is not None else 1.0
+            offset = offset * gamma / np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
+        elif isinstance(layer, ChannelScale):
+            offset = offset * layer.scale.numpy()
+        elif isinstance(layer, tf.keras.layers.Cropping2D):
+            (top, bottom), (left, right) = layer.cropping
+            offset = offset[:, top:offset.shape[1] - bottom, left:offset.shape[2] - right]
+        else:
+            break
+        layer = _only_consumer(layer)
+    if not isinstance(layer, tf.keras.layers.Add):
+        raise NotImplementedError(
+            f"{conv.name!r}: a zero-padded binary conv on a map smaller than its kernel, "
+            f"which LCE 0.16 miscomputes, is corrected only where its output reaches an Add "
+            f"through BatchNorm/rescale/crop layers; build the model with pad_values=1.0")
+    return layer, offset
+
+
+def lce_ready(model: Any) -> tf.keras.Model:
+    """The network as it is handed to LCE's converter: ``model`` itself, or a copy where
+    each zero-padded binary conv that LCE 0.16 would miscompute
+    (:func:`_zero_padding_lce_miscomputes`) is converted with ``pad_values=1`` (exact in
+    LCE) and the constant that zero padding implies is added at the residual ``Add`` its
+    output reaches (:class:`CorrectedAdd`). The function is unchanged (:func:`verify`
+    compares the file with ``model`` itself) and every binary conv stays one
+    ``LceBconv2d``; each corrected conv costs one extra element-wise ADD."""
+    net = _student(model)
+    one_padded, offsets = set(), {}
+    for layer in _all_layers(net):
+        if _zero_padding_lce_miscomputes(layer):
+            add, offset = _carry_to_add(layer, -_zero_padding_correction(layer))
+            one_padded.add(layer.name)
+            offsets[add.name] = offsets.get(add.name, 0.0) + offset
+    if not one_padded:
+        return net
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name in one_padded:
+            config["pad_values"] = 1.0
+        if layer.name in offsets:
+            return CorrectedAdd(offsets[layer.name].astype(np.float32), **config)
+        return layer.__class__.from_config(config)
+
+    with lq.context.quantized_scope(False):
+        ready = tf.keras.models.clone_model(net, clone_function=clone)
+    ready.set_weights(net.get_weights())
+    return ready
+
+
 def to_lce(model: Any, path: PathLike, verbose: bool = True, **converter_kwargs) -> Dict[str, Any]:
     """Convert ``model`` with LCE's converter and write the ``.tflite`` to ``path``.
 
@@ -129,11 +243,16 @@ def to_lce(model: Any, path: PathLike, verbose: bool = True, **converter_kwargs)
     import larq_compute_engine as lce
 
     net = _student(model)
+    if not binary_layers(net):
+        warnings.warn(
+            f"{net.name!r} has no fully binary layer (binary activations AND weights), so "
+            f"nothing becomes an LCE binary op: the file is a float model. Export the BNN "
+            f"stage (step 2 of two-step training)", stacklevel=2)
     if verbose:
         print(f"[export] converting {net.name!r} ({net.count_params():,} parameters) with "
               f"Larq Compute Engine -> {os.fspath(path)} ...", flush=True)
     start = time.perf_counter()
-    flatbuffer = lce.convert_keras_model(net, **converter_kwargs)
+    flatbuffer = lce.convert_keras_model(lce_ready(net), **converter_kwargs)
     seconds = time.perf_counter() - start
     out = _write(path, flatbuffer)
     if verbose:
@@ -347,7 +466,7 @@ def verify(
             f"error printed above. Known LCE 0.16 case: a constant 4-D ADD or MUL (e.g. a "
             f"learnable shift) directly after a binary conv + BN is fused into LceBconv2d "
             f"with the wrong shape - put a residual add or a Keras variable layer between "
-            f"them (DESIGN.md, 'LCE conversion')") from err
+            f"them") from err
     got = np.asarray(interpreter.predict(images), dtype=np.float64)
     ref = _keras_logits(net, images)
     if got.shape != ref.shape:
@@ -396,9 +515,8 @@ def verify(
             f"the converted model disagrees with Keras on {len(images)} images: max |diff| "
             f"{result['max_abs_diff']:.3g} (tolerance {tolerance:.3g} = {atol:g} + {rtol:g} x "
             f"max|logit| {scale:.3g}{noise}), top-1 agreement {top1:.3f} (needed "
-            f"{needed_top1:.3f}). A known cause in LCE 0.16: a binary 3x3 conv with "
-            f"padding='same', pad_values=0 on a 2x2 input - rebuild with pad_values=1.0 or an "
-            f"explicit ZeroPadding2D + 'valid' conv (DESIGN.md, 'LCE conversion')")
+            f"{needed_top1:.3f}). Was the file converted with to_lce() (which works around "
+            f"LCE 0.16's zero padding of maps smaller than the kernel), from this model?")
     return result
 
 
@@ -595,7 +713,7 @@ def op_report(path: Union[PathLike, bytes], model: Any = None, raise_on_missing:
             f"{', '.join(report['not_binary']) or '(could not tell which)'}. LCE makes only "
             f"QuantConv2D with 1-bit input and kernel quantizers binary: a binary QuantDense "
             f"or QuantDepthwiseConv2D stays float - make those layers real (plain Keras) or "
-            f"binarize them as QuantConv2D (DESIGN.md, 'LCE conversion')")
+            f"binarize them as QuantConv2D")
     return report
 
 
@@ -617,7 +735,7 @@ def benchmark(
         threads: interpreter threads.
         runs, warmup: timed and untimed inferences on one random image.
         use_indirect_bgemm: LCE's indirect-BGEMM binary kernel - on x86 the fast one
-            (DESIGN.md: 53.8 ms against 171-177 ms default for ReActNet-A at 224 px).
+            (measured: 53.8 ms against 171-177 ms by default for ReActNet-A at 224 px).
         interpreter: ``"lce"`` (``larq_compute_engine.testing.Interpreter``) or
             ``"tflite"`` (``tf.lite.Interpreter`` with its default XNNPack delegate; float
             models only).

@@ -74,10 +74,11 @@ def _mnist_images(n=32):
 
 @pytest.fixture(scope="module")
 def reactnet32(tmp_path_factory):
-    # pad_values=1.0: the 32-px form has 3x3 convs on 2x2 inputs (LCE 0.16 bug with 0).
+    # the reference's zero padding: block13's 3x3 conv runs on 2x2 maps, which LCE 0.16
+    # miscomputes unless to_lce works around it (lce_ready)
     model = trained_looking(la.models.build_model(
         "reactnet_a", stage="bnn", input_shape=(32, 32, 3), num_classes=10, width=0.25,
-        pad_values=1.0))
+        pad_values=0.0))
     info = ex.to_lce(model, tmp_path_factory.mktemp("r32") / "model.tflite")
     return model, info
 
@@ -107,8 +108,9 @@ def test_every_binary_conv_of_the_bnn_models_becomes_an_lce_bconv(fixture, reque
 @pytest.mark.parametrize("fixture", ["reactnet32", "strong32"])
 def test_bnn_models_compute_the_keras_logits_on_mnist5k(fixture, request):
     model, info = request.getfixturevalue(fixture)
-    result = ex.verify(model, info["path"], _mnist_images(32))
-    assert result["passed"] and result["top1_agreement"] == 1.0
+    result = ex.verify(model, info["path"], _mnist_images(32), noise_factor=0)
+    assert result["passed"] and result["criterion"] == "exact"
+    assert result["top1_agreement"] == 1.0
     assert result["rel_max_diff"] < 2e-5  # correct conversions measure 1e-6..1e-5
     assert result["logit_scale"] > 0.1  # the check is not trivially met by zero logits
 
@@ -238,23 +240,63 @@ def test_binary_dense_and_depthwise_are_caught_as_not_binary(tmp_path):
     assert "bin_dw" in str(err.value) and "b0_conv3x3" not in str(err.value)
 
 
-def test_zero_padding_bug_on_2x2_inputs_is_caught_by_verify(tmp_path, tiny):
+def test_zero_padding_bug_on_2x2_inputs_is_caught_by_verify(tmp_path):
+    """LCE 0.16 converts a zero-padded binary 3x3 conv on a 2x2 map to wrong numbers; a raw
+    conversion (without lce_ready) shows it, and verify catches it."""
+    import larq_compute_engine as lce
+
     bad = tiny_reactnet(pad_values=0.0)
-    info = ex.to_lce(bad, tmp_path / "bad.tflite", verbose=False)
-    assert ex.op_report(info["path"], model=bad)["binary_convs"] == 8  # binary, yet wrong
-    with pytest.raises(ex.ExportMismatchError, match="pad_values"):
-        ex.verify(bad, info["path"], _images())
-    report = ex.verify(bad, info["path"], _images(), raise_on_mismatch=False)
+    path = tmp_path / "raw.tflite"
+    path.write_bytes(lce.convert_keras_model(bad))
+    assert ex.op_report(path, model=bad)["binary_convs"] == 8  # binary, yet wrong
+    with pytest.raises(ex.ExportMismatchError, match="disagrees"):
+        ex.verify(bad, path, _images())
+    report = ex.verify(bad, path, _images(), raise_on_mismatch=False)
     assert not report["passed"] and report["rel_max_diff"] > 100 * ex.DEFAULT_RTOL
     assert report["max_abs_diff"] > 100 * report["keras_noise_max"]
 
-    # re-padded with +1 (LCE's fast path) it is the tiny fixture's network, which is exact
-    good = ex.with_pad_values(bad, 1.0)
-    pads = {l.name: l.pad_values for l in ex.binary_layers(good) if l.kernel_size[0] == 3}
-    assert set(pads.values()) == {1.0} and len(pads) == 4
-    fixed, fixed_info, _ = tiny
-    np.testing.assert_allclose(good(_images()).numpy(), fixed(_images()).numpy(), atol=1e-5)
-    assert ex.verify(fixed, fixed_info["path"], _images())["passed"]
+
+def test_to_lce_exports_zero_padding_exactly_with_at_most_one_extra_add(tmp_path, tiny):
+    model = tiny_reactnet(pad_values=0.0)
+    ready = ex.lce_ready(model)
+    corrected = [l for l in ready.layers if isinstance(l, ex.CorrectedAdd)]
+    assert len(corrected) == 1  # b3's 3x3 conv runs on 2x2 maps; b2's runs on 4x4
+    assert ready.get_layer("b3_conv3x3").pad_values == 1.0
+    assert ready.get_layer("b2_conv3x3").pad_values == 0.0
+    np.testing.assert_allclose(ready(_images()).numpy(), model(_images()).numpy(), atol=1e-5)
+
+    info = ex.to_lce(model, tmp_path / "zero.tflite", verbose=False)
+    result = ex.verify(model, info["path"], _images(), noise_factor=0)
+    assert result["criterion"] == "exact" and result["rel_max_diff"] < 1e-5
+    report = ex.op_report(info["path"], model=model)
+    assert report["binary_convs"] == report["keras_binary_layers"] == 8
+    # against the same network padded with +1 (no correction): at most one ADD more (here
+    # none: the converter folds the constant into the RPReLU shift that follows the Add)
+    _, one_padded, _ = tiny
+    ops_one = ex.op_report(one_padded["path"])["ops"]
+    assert ops_one["ADD"] <= report["ops"]["ADD"] <= ops_one["ADD"] + 1
+    assert {k: v for k, v in report["ops"].items() if k != "ADD"} == \
+        {k: v for k, v in ops_one.items() if k != "ADD"}
+
+
+def test_zero_padding_correction_is_the_convolution_of_the_padded_border():
+    layer = _bconv(4, 3, 1, 0.0, "c")
+    x = tf.keras.Input((2, 2, 3))
+    layer(x)
+    layer.kernel.assign(np.random.default_rng(0).normal(size=(3, 3, 3, 4)))
+    s = np.sign(np.random.default_rng(1).normal(size=(1, 2, 2, 3)))
+    wb = MeanScaledSign()(tf.constant(layer.kernel.numpy())).numpy()
+    conv = lambda v: tf.nn.conv2d(np.pad(s, [(0, 0), (1, 1), (1, 1), (0, 0)],
+                                         constant_values=v), wb, 1, "VALID").numpy()
+    np.testing.assert_allclose(conv(1.0) - ex._zero_padding_correction(layer), conv(0.0),
+                               atol=1e-5)
+
+
+def test_models_without_binary_layers_export_with_a_warning(tmp_path):
+    ba = la.models.build_model("reactnet_a", stage="ba", input_shape=(32, 32, 3),
+                               num_classes=10, width=0.125)
+    with pytest.warns(UserWarning, match="no fully binary layer"):
+        ex.to_lce(ba, tmp_path / "ba.tflite", verbose=False)
 
 
 def test_report_section_is_appended_then_replaced(tmp_path):
