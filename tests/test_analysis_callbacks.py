@@ -191,6 +191,13 @@ def test_cam_stats_log_pooled_cam_sdam_and_the_last_iterations_update_cam(tmp_pa
         assert hist.history["sdam"][e] == pytest.approx(cams.std(), rel=1e-4)
         assert hist.history["update_cam_mean"][e] == pytest.approx(ups.mean(), rel=1e-4)
         assert hist.history["update_cam_mean"][e] > 0
+        for layer, kernel in zip(layers, after):  # per layer, as Fig. 4 shows the first
+            assert hist.history[f"cam_min/{layer.name}"][e] == pytest.approx(
+                la.analysis.cam(kernel).min(), rel=1e-5)
+            assert hist.history[f"sdam/{layer.name}"][e] == pytest.approx(
+                la.analysis.cam(kernel).std(), rel=1e-4)
+        assert hist.history["cam_min_first"][e] == hist.history[f"cam_min/{layers[0].name}"][e]
+        assert hist.history["sdam_first"][e] == hist.history[f"sdam/{layers[0].name}"][e]
     rec = la.analysis.load_records(str(tmp_path))["cam"][1]
     assert rec["layer_names"] == [l.name for l in layers]
     np.testing.assert_allclose(rec["cam"][1], la.analysis.cam(snaps.epochs[1][-1][1]), rtol=1e-5)

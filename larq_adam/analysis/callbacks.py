@@ -348,7 +348,10 @@ class CAMStats(_AnalysisCallback):
         conv: pass ``layers=[name]`` or read the per-layer records for that);
         ``sdam``: the standard deviation (ddof=0) of the pooled CAMs (per-layer SDAM is
         ``np.std`` of one layer's CAM in the records);
-        ``update_cam_mean``: the mean update CAM (NaN when no update was measured).
+        ``update_cam_mean``: the mean update CAM (NaN when no update was measured);
+        per layer (Fig. 4 is about the first binary conv): ``cam_min/<layer>`` and
+        ``sdam/<layer>`` for each selected layer, and ``cam_min_first`` / ``sdam_first``
+        for the first one.
 
     Args:
         record_dir: if given, per-layer per-channel CAMs, update CAMs and the first layer's
@@ -491,6 +494,9 @@ class CAMStats(_AnalysisCallback):
             logs["cam_min"] = float(pooled.min())
             logs["sdam"] = float(pooled.std())
             logs["update_cam_mean"] = float(pooled_up.mean()) if pooled_up.size else float("nan")
+            logs["cam_min_first"], logs["sdam_first"] = float(cams[0].min()), float(cams[0].std())
+            for name, cam in zip(self._names, cams):
+                logs[f"cam_min/{name}"], logs[f"sdam/{name}"] = float(cam.min()), float(cam.std())
         if self.record_dir is not None:
             first = self._views[0](self._kernels[0]).numpy()
             first = first.reshape(-1, first.shape[-1]).T  # (C_out, values per channel)
