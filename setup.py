@@ -21,5 +21,5 @@ setup(
     packages=find_packages(include=["larq_adam", "larq_adam.*"]),
     python_requires=">=3.9,<3.13",
     install_requires=_reqs("requirements.txt"),
-    extras_require={"test": _reqs("requirements-test.txt")},
+    extras_require={"test": _reqs("requirements-test.txt"), "torch": ["torch"]},
 )

@@ -6,7 +6,8 @@ from the built-in class a caller would expect (``ValueError`` for a bad argument
 ``FileNotFoundError`` for a missing file), so ``except ValueError`` keeps working.
 """
 
-__all__ = ["LarqAdamError", "UserInputError", "CorruptFileError", "RunStateError"]
+__all__ = ["LarqAdamError", "UserInputError", "CorruptFileError", "RunStateError",
+           "MissingDependencyError"]
 
 
 class LarqAdamError(Exception):
@@ -24,3 +25,7 @@ class CorruptFileError(LarqAdamError, OSError):
 class RunStateError(LarqAdamError, RuntimeError):
     """A run folder is not in the state the command needs (e.g. resume with nothing to
     resume, or another run's settings)."""
+
+
+class MissingDependencyError(LarqAdamError, ImportError):
+    """An optional package the call needs is not installed (says how to install it)."""

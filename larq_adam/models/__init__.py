@@ -15,12 +15,13 @@ import tensorflow as tf
 from tf_keras.src.mixed_precision.policy import policy_scope
 
 from larq_adam.models._common import count_ops
+from larq_adam.models.pytorch_import import from_pytorch
 from larq_adam.models.reactnet import reactnet_a
 from larq_adam.models.strong_baseline import strong_baseline
 from larq_adam.models.teachers import resnet18, resnet34
 from larq_adam.stages import Stage, StageLike
 
-__all__ = ["available", "build_model", "count_ops", "is_teacher", "reactnet_a",
+__all__ = ["available", "build_model", "count_ops", "from_pytorch", "is_teacher", "reactnet_a",
            "strong_baseline", "resnet18", "resnet34"]
 
 _BNNS: Dict[str, Callable[..., tf.keras.Model]] = {

@@ -1,9 +1,18 @@
-"""Real-valued ResNet teachers for the distribution loss (DESIGN.md, "Distillation").
+"""Real-valued ResNet teachers for the distributional loss (the paper distils ReActNet-A
+from a real-valued ResNet-34, as ReActNet does).
 
 Standard basic-block ResNets (He et al. 2016; torchvision layout): stem 7x7/2 conv -> BN ->
 ReLU -> 3x3/2 max-pool (small images: 3x3/1 conv, no pool), stages of basic blocks
 (``conv3x3 -> BN -> ReLU -> conv3x3 -> BN, + shortcut -> ReLU``; the shortcut is a
 strided 1x1 conv + BN when the shape changes), global average pool, Dense logits.
+
+They compute what torchvision's ``resnet18``/``resnet34`` compute, so torchvision weights
+(``la.models.from_pytorch``) give torchvision's logits: the 7x7/2 stem, the 3x3/2 max-pool
+and every stride-2 3x3 conv are padded symmetrically (3, 1 and 1 on each side) by an
+explicit ``ZeroPadding2D`` (``<layer>_pad``) and a "valid" layer, where TF's "same" would
+pad an even side asymmetrically (0 before, 1 after). Zero padding is exact for the
+max-pool as well: it follows a ReLU, so a padded 0 never exceeds the window's maximum.
+The padding layers hold no weights; saved teachers load by layer name as before.
 
 Teachers are real-valued: ``build_model`` builds them for ``stage=None`` (its default) or
 ``stage="fp"`` and raises a ValueError for a binary stage rather than silently ignore it.
@@ -46,15 +55,13 @@ def resnet(
     small = _common.is_small_image(input_shape, small_input)
     base = _common.base_channels(64, width)
 
-    inputs = tf.keras.Input(shape=input_shape, name="image")
-    x = tf.keras.layers.Conv2D(
-        base, 3 if small else 7, strides=1 if small else 2, padding="same", use_bias=False,
-        kernel_initializer="he_normal", name="stem_conv",
-    )(inputs)
+    inputs = _common.image_input(input_shape)
+    x = _conv(base, 3 if small else 7, 1 if small else 2, "stem_conv")(inputs)
     x = _common.batch_norm("stem_bn")(x)
     x = tf.keras.layers.ReLU(name="stem_relu")(x)
     if not small:
-        x = tf.keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+        x = tf.keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+        x = tf.keras.layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")(x)
 
     for s, repeats in enumerate(BLOCKS[key]):
         filters = base * 2**s
@@ -68,10 +75,18 @@ def resnet(
 
 
 def _conv(filters, kernel, stride, name):
-    return tf.keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False,
+    """A bias-free conv padded as PyTorch's ``Conv2d(padding=kernel // 2)``: "same" at
+    stride 1 (symmetric for odd kernels), an explicit ``ZeroPadding2D`` + "valid" at
+    stride 2 (1x1 convs need no padding)."""
+    conv = tf.keras.layers.Conv2D(
+        filters, kernel, strides=stride,
+        padding="same" if stride == 1 or kernel == 1 else "valid", use_bias=False,
         kernel_initializer="he_normal", name=name,
     )
+    if stride == 1 or kernel == 1:
+        return conv
+    pad = tf.keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")
+    return lambda x: conv(pad(x))
 
 
 def _basic_block(x, filters, stride, name):

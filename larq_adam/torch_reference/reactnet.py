@@ -64,10 +64,11 @@ class BinarizableConv(nn.Module):
     """A bias-free conv whose input and/or weights are binarized (Eq. 1, Eq. 2)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, *,
-                 binary_input: bool, binary_weight: bool, flat: bool):
+                 binary_input: bool, binary_weight: bool, flat: bool, pad_value: float = 0.0):
         super().__init__()
         self.shape = (cout, cin, kernel, kernel)
         self.stride, self.padding = stride, kernel // 2
+        self.pad_value = pad_value if binary_input else 0.0
         self.binary_input, self.binary_weight = binary_input, binary_weight
         numel = cout * cin * kernel * kernel
         bound = (cin * kernel * kernel) ** -0.5
@@ -85,19 +86,24 @@ class BinarizableConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.binary_input:
             x = binary_activation(x)
-        return F.conv2d(x, self.kernel(), stride=self.stride, padding=self.padding)
+        if self.pad_value == 0.0:
+            return F.conv2d(x, self.kernel(), stride=self.stride, padding=self.padding)
+        x = F.pad(x, (self.padding,) * 4, value=self.pad_value)
+        return F.conv2d(x, self.kernel(), stride=self.stride)
 
 
 class Block(nn.Module):
     """One ReActNet-A block (``inplanes -> planes``, stride 1 or 2)."""
 
-    def __init__(self, inplanes: int, planes: int, stride: int, *, stage: str, flat: bool):
+    def __init__(self, inplanes: int, planes: int, stride: int, *, stage: str, flat: bool,
+                 pad_value: float = 0.0):
         super().__init__()
         opts = dict(binary_input=stage in ("ba", "bnn"), binary_weight=stage in ("bw", "bnn"),
                     flat=flat)
         self.stride, self.inplanes, self.planes = stride, inplanes, planes
         self.move11 = LearnableShift(inplanes)
-        self.binary_3x3 = BinarizableConv(inplanes, inplanes, 3, stride, **opts)
+        self.binary_3x3 = BinarizableConv(inplanes, inplanes, 3, stride, pad_value=pad_value,
+                                          **opts)
         self.bn1 = nn.BatchNorm2d(inplanes)
         self.move12, self.prelu1 = LearnableShift(inplanes), nn.PReLU(inplanes)
         self.move13, self.move21 = LearnableShift(inplanes), LearnableShift(inplanes)
@@ -135,10 +141,13 @@ class ReActNetA(nn.Module):
         stem_stride: 2 for ImageNet-sized inputs, 1 for the small-image form.
         stage: which of activations and weights are binary.
         flat_binary_weights: store the binarizable conv weights ``(n, 1)``.
+        pad_value: value that pads the binarized inputs of the 3x3 convs: 0 as the
+            authors' code; 1 matches the Keras models' ``pad_values=1`` (LCE's fast path).
     """
 
     def __init__(self, num_classes: int = 1000, width: float = 1.0, stem_stride: int = 2,
-                 stage: str = "bnn", flat_binary_weights: bool = False):
+                 stage: str = "bnn", flat_binary_weights: bool = False,
+                 pad_value: float = 0.0):
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; valid stages are {STAGES}")
@@ -147,7 +156,7 @@ class ReActNetA(nn.Module):
             nn.Conv2d(3, ch[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(ch[0]))])
         for i, stride in enumerate(block_strides(), start=1):
             self.feature.append(Block(ch[i - 1], ch[i], stride, stage=stage,
-                                      flat=flat_binary_weights))
+                                      flat=flat_binary_weights, pad_value=pad_value))
         self.fc = nn.Linear(ch[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
