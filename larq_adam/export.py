@@ -39,6 +39,8 @@ import numpy as np
 import tensorflow as tf
 
 import larq_adam.layers  # noqa: F401  (registers the custom objects for loading/cloning)
+from larq_adam import compact
+from larq_adam.models._common import quiet_larq
 
 __all__ = [
     "ExportMismatchError",
@@ -217,28 +219,34 @@ def lce_ready(model: Any) -> tf.keras.Model:
             return CorrectedAdd(offsets[layer.name].astype(np.float32), **config)
         return layer.__class__.from_config(config)
 
-    with lq.context.quantized_scope(False):
+    with lq.context.quantized_scope(False), quiet_larq():
         ready = tf.keras.models.clone_model(net, clone_function=clone)
     ready.set_weights(net.get_weights())
     return ready
 
 
-def to_lce(model: Any, path: PathLike, verbose: bool = True, **converter_kwargs) -> Dict[str, Any]:
+def to_lce(model: Any, path: PathLike, verbose: bool = True, *, classifier: str = "float32",
+           **converter_kwargs) -> Dict[str, Any]:
     """Convert ``model`` with LCE's converter and write the ``.tflite`` to ``path``.
 
     Fully binary ``QuantConv2D`` layers (binary input and kernel quantizers, e.g. the BNN
     stage of the paper's models with Eq. 1 activations and Eq. 2 weights) become
-    ``LceQuantize`` + ``LceBconv2d`` with the following BatchNorm fused.
+    ``LceQuantize`` + ``LceBconv2d`` with the following BatchNorm fused; zero-padded ones
+    on maps smaller than their kernel go through :func:`lce_ready`.
 
     Args:
         model: a Keras model, or a ``Distiller``-like object whose ``.student`` is exported.
         path: output file (folders are created).
         verbose: print a progress line before and after (big nets take 40-60 s).
+        classifier: storage of the real-valued FC weights (Table 3's float layer): "float32",
+            or "float16" / "int8" (per-unit scale) behind a DEQUANTIZE op
+            (:func:`larq_adam.compact.compact_classifier`); verify such a file with
+            ``verify(..., classifier=...)``.
         **converter_kwargs: passed to ``larq_compute_engine.convert_keras_model``
             (e.g. ``target="xcore"``, ``inference_input_type=tf.int8``).
 
     Returns:
-        ``{"path", "bytes", "seconds"}``.
+        ``{"path", "bytes", "seconds", "classifier"}``.
     """
     import larq_compute_engine as lce
 
@@ -253,12 +261,13 @@ def to_lce(model: Any, path: PathLike, verbose: bool = True, **converter_kwargs)
               f"Larq Compute Engine -> {os.fspath(path)} ...", flush=True)
     start = time.perf_counter()
     flatbuffer = lce.convert_keras_model(lce_ready(net), **converter_kwargs)
+    flatbuffer, _ = compact.compact_classifier(flatbuffer, classifier)
     seconds = time.perf_counter() - start
     out = _write(path, flatbuffer)
     if verbose:
         print(f"[export] LCE model written: {len(flatbuffer) / 1e6:.2f} MB in {seconds:.1f} s",
               flush=True)
-    return {"path": out, "bytes": len(flatbuffer), "seconds": seconds}
+    return {"path": out, "bytes": len(flatbuffer), "seconds": seconds, "classifier": classifier}
 
 
 def _clone_with(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, dict], dict]
@@ -269,7 +278,7 @@ def _clone_with(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, di
         config = edit(layer, dict(layer.get_config()))
         return layer.__class__.from_config(config)
 
-    with lq.context.quantized_scope(False):
+    with lq.context.quantized_scope(False), quiet_larq():
         twin = tf.keras.models.clone_model(model, clone_function=clone)
     twin.set_weights(model.get_weights())
     return twin
@@ -408,6 +417,7 @@ def verify(
     num_threads: int = 1,
     use_indirect_bgemm: bool = False,
     raise_on_mismatch: bool = True,
+    classifier: str = "float32",
 ) -> Dict[str, Any]:
     """Run the LCE interpreter and Keras (``training=False``) on ``images`` and compare.
 
@@ -435,6 +445,9 @@ def verify(
         noise_factor: allowed multiple of Keras' float sensitivity (0 disables that route).
         num_threads, use_indirect_bgemm: interpreter settings.
         raise_on_mismatch: raise :class:`ExportMismatchError` on failure (else report it).
+        classifier: the FC storage the file was written with (``to_lce(classifier=)``):
+            Keras computes with the FC weights rounded the same way
+            (:func:`larq_adam.compact.as_stored`), so the comparison stays exact.
 
     Returns:
         dict with ``max_abs_diff``, ``mean_abs_diff``, ``logit_scale``, ``rel_max_diff``,
@@ -445,6 +458,8 @@ def verify(
     from larq_compute_engine.tflite.python.interpreter import Interpreter  # lce.testing
 
     net = _student(model)
+    if classifier != "float32":
+        net = compact.as_stored(net, classifier)
     if len(net.outputs) != 1:
         raise ValueError(f"verify compares single-output models (logits); {net.name!r} has "
                          f"{len(net.outputs)} outputs whose order TFLite may change")

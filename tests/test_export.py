@@ -333,3 +333,33 @@ def test_recipe_exports_a_run_dir_into_its_report(tmp_path):
         assert (run / name).exists(), name
     text = (run / "report.md").read_text()
     assert "## Export" in text and "PASSED" in text and "mnist5k" in text
+
+
+@pytest.mark.parametrize("dtype,bytes_per_weight", [("float16", 2), ("int8", 1)])
+def test_compact_classifier_stores_the_fc_smaller_and_verifies_exactly(tiny, tmp_path, dtype,
+                                                                       bytes_per_weight):
+    from larq_adam import compact
+
+    model, info, _ = tiny
+    with open(info["path"], "rb") as f:
+        original = f.read()
+    small, names = compact.compact_classifier(original, dtype)
+    assert len(names) == 1
+    fc_weights = int(np.prod(model.get_layer("fc").kernel.shape))
+
+    def weight_bytes(flatbuffer):
+        from tensorflow.lite.tools import flatbuffer_utils
+        parsed = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+        return sum(len(b.data) for b in parsed.buffers if b.data is not None)
+
+    assert weight_bytes(original) - weight_bytes(small) == fc_weights * (4 - bytes_per_weight)
+    path = tmp_path / f"{dtype}.tflite"
+    path.write_bytes(small)
+    ops = ex.op_report(path, model=model)
+    assert ops["ops"]["DEQUANTIZE"] == 1 and ops["binary_convs"] == 8
+    exact = ex.verify(model, path, _images(), classifier=dtype, noise_factor=0)
+    assert exact["criterion"] == "exact" and exact["rel_max_diff"] < 1e-5
+    rounded = ex.verify(model, path, _images(), raise_on_mismatch=False, noise_factor=0)
+    assert 0 < rounded["rel_max_diff"] < (1e-3 if dtype == "float16" else 2e-2)
+    stored = compact.as_stored(model, dtype).get_layer("fc").kernel.numpy()
+    assert not np.array_equal(stored, model.get_layer("fc").kernel.numpy())
