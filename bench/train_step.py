@@ -1,10 +1,13 @@
 """Images per second of a full Adam training step (forward, backward, update) in
 ``model.fit`` for ReActNet-A and StrongBaseline at 32 px, batch 64, in the BA and BNN
-stages (issue 3's performance target: >= 1.5x the authors' PyTorch ReActNet-A).
+stages, side by side with the authors' ReActNet-A in PyTorch (``--torch``; target: the
+Keras float32 step >= 1.5x PyTorch's in BA and BNN, and bf16 against PyTorch's bf16
+autocast).
 
     python bench/train_step.py                      # table for both models, BA and BNN
     python bench/train_step.py --models reactnet_a --stages bnn --jit --steps 20
-    python bench/train_step.py --torch              # also time bench/torch_reactnet.py
+    python bench/train_step.py --torch --models reactnet_a --rounds 2
+                                                    # alternate with bench/torch_reactnet.py
                                                     # in a subprocess (needs torch)
 
 Inputs are random images held in memory (a repeated single batch), so the figure is the
@@ -39,7 +42,10 @@ def _parse(argv=None):
     p.add_argument("--legacy-adam", action="store_true",
                    help="tf.keras.optimizers.legacy.Adam instead of the new Adam")
     p.add_argument("--torch", action="store_true",
-                   help="also run bench/torch_reactnet.py (PyTorch reference) and print ratios")
+                   help="also run bench/torch_reactnet.py (the authors' network in PyTorch; "
+                        "bf16 autocast for the mixed_bfloat16 policy) and print ratios")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="alternating rounds (Keras, then PyTorch, per configuration)")
     return p.parse_args(argv)
 
 
@@ -81,20 +87,26 @@ def bench_one(args, name, stage, policy="float32"):
     return float(np.median(rates)), rates
 
 
-def torch_reference(args, stage):
+def torch_reference(args, stage, bf16=False):
     here = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, os.path.join(here, "torch_reactnet.py"), "--stage", stage,
            "--batch", str(args.batch), "--size", str(args.size), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--repeats", str(args.repeats),
            "--threads", str(args.threads), "--classes", str(args.classes),
-           "--width", str(args.width)]
+           "--width", str(args.width)] + (["--bf16"] if bf16 else [])
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                             cwd=os.path.dirname(here)).stdout
     except (subprocess.CalledProcessError, FileNotFoundError) as err:
         print(f"torch reference failed for {stage}: {getattr(err, 'stderr', err)}",
               file=sys.stderr)
         return None
     return float(out.strip().splitlines()[-1].split()[-1])
+
+
+def _median(values):
+    values = sorted(v for v in values if v)
+    return values[len(values) // 2] if values else None
 
 
 def main(argv=None):
@@ -109,25 +121,31 @@ def main(argv=None):
     print(f"batch {args.batch}, {args.size}px, width {args.width}, intra {args.threads} / "
           f"inter {args.inter} threads, jit {args.jit}, steps_per_execution "
           f"{args.steps_per_execution}, {'legacy ' if args.legacy_adam else ''}Adam, "
-          f"oneDNN {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}")
-    torch_rates = {}
-    if args.torch:
-        for stage in args.stages:
-            torch_rates[stage] = torch_reference(args, stage)
-    header = f"{'model':<16} {'stage':<5} {'policy':<15} {'img/s':>8}  {'runs':<24}"
-    if torch_rates:
-        header += f" {'torch img/s':>11} {'ratio':>6}"
-    print(header)
-    for name in args.models:
-        for stage in args.stages:
-            for policy in args.policies:
-                rate, runs = bench_one(args, name, stage, policy)
-                line = (f"{name:<16} {stage:<5} {policy:<15} {rate:8.1f}  "
-                        f"{' '.join(f'{r:.1f}' for r in runs):<24}")
-                ref = torch_rates.get(stage)
-                if ref and name == "reactnet_a":
-                    line += f" {ref:11.1f} {rate / ref:6.2f}"
-                print(line, flush=True)
+          f"oneDNN {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, {args.rounds} "
+          f"rounds (Keras then PyTorch for each configuration, alternating)")
+    configs = [(n, s, p) for n in args.models for s in args.stages for p in args.policies]
+    keras = {c: [] for c in configs}
+    torch_ = {c: [] for c in configs}
+    for r in range(args.rounds):
+        for config in configs:
+            name, stage, policy = config
+            keras[config].append(bench_one(args, name, stage, policy)[0])
+            if args.torch and name == "reactnet_a":
+                torch_[config].append(torch_reference(args, stage, bf16=policy != "float32"))
+            ref = torch_[config][-1] if torch_[config] else None
+            print(f"round {r + 1}: {name} {stage} {policy}: Keras {keras[config][-1]:.1f} img/s"
+                  + (f", PyTorch {ref:.1f} img/s, ratio {keras[config][-1] / ref:.2f}"
+                     if ref else ""), flush=True)
+    print(f"\n{'model':<16} {'stage':<5} {'policy':<15} {'Keras img/s (rounds)':<28} "
+          f"{'PyTorch img/s (rounds)':<28} {'ratio/round':<16} {'median ratio':>12}")
+    for config in configs:
+        k, t = keras[config], torch_[config]
+        ratios = [a / b for a, b in zip(k, t) if a and b]
+        print(f"{config[0]:<16} {config[1]:<5} {config[2]:<15} "
+              f"{' '.join(f'{v:.1f}' for v in k):<28} "
+              f"{' '.join(f'{v:.1f}' for v in t if v):<28} "
+              f"{' '.join(f'{v:.2f}' for v in ratios):<16} "
+              f"{(f'{_median(ratios):.2f}' if ratios else '-'):>12}")
 
 
 if __name__ == "__main__":
