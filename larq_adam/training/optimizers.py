@@ -50,6 +50,7 @@ from typing import List, Optional, Union
 import larq as lq
 import tensorflow as tf
 
+from larq_adam.errors import UserInputError
 from larq_adam.training.schedules import CosineDecay, LinearDecay
 
 __all__ = [
@@ -500,6 +501,18 @@ def _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epo
     return CosineDecay(learning_rate, epochs, steps_per_epoch)
 
 
+def _check_learning_rate(learning_rate) -> None:
+    """A learning rate is None (the default), a schedule, or a finite number >= 0."""
+    if learning_rate is None or isinstance(learning_rate, _Schedule):
+        return
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
+        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+    if not math.isfinite(learning_rate) or learning_rate < 0:
+        raise UserInputError(
+            f"learning_rate must be a finite number >= 0, got {learning_rate!r}; the "
+            "paper's Adam uses 1.25e-3 at batch 256 (None: the optimizer's default)")
+
+
 def make_optimizer(
     name: str,
     learning_rate: Optional[float] = None,
@@ -516,9 +529,10 @@ def make_optimizer(
     Args:
         name: one of ``OPTIMIZERS``: adam, sgd, rmsprop, adagrad, adadelta, amsgrad,
             adabound, bop (see the module docstring for each one's settings).
-        learning_rate: base rate; ``None`` -> ``DEFAULT_LEARNING_RATES[name]`` (Table 5's
-            framework defaults; SGD 0.1). For ``bop`` it is the Adam part's rate.
-        weight_decay: PyTorch's coupled ``weight_decay`` (DESIGN.md: 5e-6 in BABW step 1,
+        learning_rate: base rate, a finite number >= 0 (``UserInputError`` otherwise,
+            ``TypeError`` for a non-number); ``None`` -> ``DEFAULT_LEARNING_RATES[name]``
+            (Table 5's framework defaults; SGD 0.1). For ``bop``, the Adam part's rate.
+        weight_decay: PyTorch's coupled ``weight_decay`` (the paper: 5e-6 in BABW step 1,
             0 in step 2; may be negative, Table 1), applied to :func:`decay_variables`.
         model: the built model to be trained; required when ``weight_decay != 0``.
         schedule: "constant", "linear" (:class:`LinearDecay`, the paper's), "cosine"
@@ -535,12 +549,13 @@ def make_optimizer(
         CaseOptimizer``, for ``bop``).
     """
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
-        raise ValueError(f"unknown optimizer {name!r}: valid names are {list(OPTIMIZERS)}")
+        raise UserInputError(f"unknown optimizer {name!r}: valid names are {list(OPTIMIZERS)}")
     name = name.lower()
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
         raise TypeError(f"weight_decay must be a number, got {weight_decay!r}")
     if not math.isfinite(weight_decay):
-        raise ValueError(f"weight_decay must be finite, got {weight_decay!r}")
+        raise UserInputError(f"weight_decay must be finite, got {weight_decay!r}")
+    _check_learning_rate(learning_rate)
     if weight_decay != 0 and model is None:
         raise ValueError(
             f"weight_decay={weight_decay} needs the model whose conv kernels and shifts it "
