@@ -40,6 +40,7 @@ import tensorflow as tf
 
 import larq_adam.layers  # noqa: F401  (registers the custom objects for loading/cloning)
 from larq_adam import compact
+from larq_adam.layers import GemmQuantConv2D
 from larq_adam.models._common import quiet_larq
 
 __all__ = [
@@ -112,6 +113,12 @@ def _write(path: PathLike, data: bytes) -> str:
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+def _convertible_class(layer: tf.keras.layers.Layer) -> type:
+    """The class a converter should see: a :class:`GemmQuantConv2D` (a matrix product in
+    the graph, a training-speed form) becomes the ``QuantConv2D`` it equals."""
+    return lq.layers.QuantConv2D if isinstance(layer, GemmQuantConv2D) else layer.__class__
 
 
 def _zero_padding_lce_miscomputes(layer: tf.keras.layers.Layer) -> bool:
@@ -198,9 +205,10 @@ def lce_ready(model: Any) -> tf.keras.Model:
     each zero-padded binary conv that LCE 0.16 would miscompute
     (:func:`_zero_padding_lce_miscomputes`) is converted with ``pad_values=1`` (exact in
     LCE) and the constant that zero padding implies is added at the residual ``Add`` its
-    output reaches (:class:`CorrectedAdd`). The function is unchanged (:func:`verify`
-    compares the file with ``model`` itself) and every binary conv stays one
-    ``LceBconv2d``; each corrected conv costs one extra element-wise ADD."""
+    output reaches (:class:`CorrectedAdd`); a :class:`GemmQuantConv2D` becomes the plain
+    ``QuantConv2D`` it equals. The function is unchanged (:func:`verify` compares the file
+    with ``model`` itself) and every binary conv stays one ``LceBconv2d``; each corrected
+    conv costs at most one extra element-wise ADD."""
     net = _student(model)
     one_padded, offsets = set(), {}
     for layer in _all_layers(net):
@@ -208,7 +216,7 @@ def lce_ready(model: Any) -> tf.keras.Model:
             add, offset = _carry_to_add(layer, -_zero_padding_correction(layer))
             one_padded.add(layer.name)
             offsets[add.name] = offsets.get(add.name, 0.0) + offset
-    if not one_padded:
+    if not one_padded and not any(isinstance(l, GemmQuantConv2D) for l in _all_layers(net)):
         return net
 
     def clone(layer):
@@ -217,7 +225,7 @@ def lce_ready(model: Any) -> tf.keras.Model:
             config["pad_values"] = 1.0
         if layer.name in offsets:
             return CorrectedAdd(offsets[layer.name].astype(np.float32), **config)
-        return layer.__class__.from_config(config)
+        return _convertible_class(layer).from_config(config)
 
     with lq.context.quantized_scope(False), quiet_larq():
         ready = tf.keras.models.clone_model(net, clone_function=clone)
@@ -276,7 +284,7 @@ def _clone_with(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, di
 
     def clone(layer):
         config = edit(layer, dict(layer.get_config()))
-        return layer.__class__.from_config(config)
+        return _convertible_class(layer).from_config(config)
 
     with lq.context.quantized_scope(False), quiet_larq():
         twin = tf.keras.models.clone_model(model, clone_function=clone)

@@ -1,9 +1,12 @@
 """Gradients of the quantizers against hand-computed values, and layer serialisation."""
+import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import larq_adam as la
 from larq_adam import layers as la_layers
+from larq_adam.layers import MeanScaledSign
 from larq_adam.stages import activation_quantizer, quantizers
 
 X = np.array([-2.0, -1.0, -0.75, -0.25, 0.0, 0.5, 1.0, 1.5], dtype=np.float32)
@@ -111,3 +114,31 @@ def test_mean_scaled_sign_serialises_by_alias_and_in_a_quant_conv():
                                  input_quantizer="approx_sign")
     clone = lq.layers.QuantConv2D.from_config(conv.get_config())
     assert isinstance(clone.kernel_quantizer, la_layers.MeanScaledSign)
+
+
+@pytest.mark.parametrize("pad_values", [0.0, 1.0])
+def test_gemm_conv_on_maps_smaller_than_the_kernel_equals_quantconv2d(pad_values):
+    from larq_adam.layers import GemmQuantConv2D
+
+    kwargs = dict(filters=6, kernel_size=3, padding="same", pad_values=pad_values,
+                  use_bias=False, input_quantizer="approx_sign")
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 2, 2, 5)), tf.float32)
+    plain = lq.layers.QuantConv2D(kernel_quantizer=MeanScaledSign(), **kwargs)
+    gemm = GemmQuantConv2D(kernel_quantizer=MeanScaledSign(), **kwargs)
+    plain(x), gemm(x)
+    gemm.set_weights(plain.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a, b = plain(x), gemm(x)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    for u, v in zip(tape.gradient(a, [x, plain.kernel]), tape.gradient(b, [x, gemm.kernel])):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), atol=1e-4)
+
+
+def test_models_use_the_gemm_conv_only_for_stride_1_convs_on_maps_smaller_than_the_kernel():
+    from larq_adam.layers import GemmQuantConv2D
+
+    model = la.models.build_model("reactnet_a", stage="bnn", input_shape=(32, 32, 3),
+                                  num_classes=10, width=0.125)
+    gemm = [l.name for l in model.layers if isinstance(l, GemmQuantConv2D)]
+    assert gemm == ["block13_conv3x3"]  # 2x2 maps at 32 px; block12 is stride 2 on 4x4
