@@ -17,8 +17,8 @@ from larq_adam.stages import Stage
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("analysis", "data", "errors", "export", "layers", "models", "report", "stages",
-               "training")
+_SUBMODULES = ("analysis", "compact", "data", "errors", "export", "layers", "models", "report",
+               "stages", "training")
 
 __all__ = ["Stage", "__version__", *_SUBMODULES]
 

@@ -1,8 +1,10 @@
 """Figures and tables like the paper's, from a run folder's records.
 
 :func:`make_report` turns one run folder (``la.training.one_step`` / ``two_step``, layout in
-DESIGN.md) into ``report.md`` and ``figures/*.png``; :func:`compare` puts several runs in one
-figure and one table (the comparison recipes: Tables 1, 4, 5 and Fig. 2 and 8)::
+:mod:`larq_adam.training.steps`) into ``report.md`` and ``figures/*.png`` (each written
+atomically); :func:`compare` puts several runs in one figure and one table (the comparison
+recipes: Tables 1, 4, 5 and Fig. 2 and 8). A damaged ``result.json``, ``config.json`` or
+``history.csv`` gives one line naming it (:class:`~larq_adam.errors.CorruptFileError`)::
 
     import larq_adam as la
     la.report.make_report("runs/two_step")                       # runs/two_step/report.md
@@ -26,9 +28,7 @@ Tables are GitHub markdown (:func:`markdown_table`, read back by :func:`parse_ma
 The ``## Export`` section that ``recipes/export.py`` appends to ``report.md`` is kept when the
 report is regenerated.
 """
-import csv
 import dataclasses
-import json
 import math
 import os
 import re
@@ -40,6 +40,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from larq_adam.analysis.records import load_records
+from larq_adam.atomic import atomic_path, atomic_write_text
+from larq_adam.run_files import read_history, read_json
 
 __all__ = [
     "COMPARE_KINDS",
@@ -122,25 +124,15 @@ def _finite(v: Any) -> bool:
         return False
 
 
+_JSON_FIX = "delete it and run the training again with --resume, which writes it again"
+_HISTORY_FIX = ("repair or delete that line (the report then lacks that epoch's numbers), or "
+                "train the step again")
+
+
 def _read_json(path: Path) -> Dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _read_history(path: Path) -> List[Dict[str, float]]:
-    if not path.exists():
-        return []
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    out = []
-    for row in rows:
-        parsed = {}
-        for k, v in row.items():
-            try:
-                parsed[k] = float(v)
-            except (TypeError, ValueError):
-                parsed[k] = float("nan")
-        out.append(parsed)
-    return out
+    """A run-folder JSON file; ``{}`` when absent, :class:`CorruptFileError` (one line,
+    naming the file) when damaged."""
+    return read_json(path, fix=_JSON_FIX) if path.exists() else {}
 
 
 def _load_step(step_dir: Path) -> StepData:
@@ -150,13 +142,13 @@ def _load_step(step_dir: Path) -> StepData:
         dir=step_dir,
         config=_read_json(step_dir / "config.json"),
         result=_read_json(step_dir / "result.json"),
-        history=_read_history(step_dir / "history.csv"),
+        history=read_history(step_dir / "history.csv", fix=_HISTORY_FIX),
         records=load_records(str(records_dir)) if records_dir.is_dir() else {},
     )
 
 
 def load_run(run_dir: PathLike) -> RunData:
-    """Read a run folder (``one_step`` / ``two_step`` layout, DESIGN.md) for the report.
+    """Read a run folder (``one_step`` / ``two_step`` layout) for the report.
 
     Steps are those named in ``config.json``'s ``"steps"``, else the ``step``, ``step1``,
     ``step2`` folders present. Raises ``ValueError`` when the folder holds no step.
@@ -242,13 +234,24 @@ def _num(v: Any) -> str:
 
 
 SUMMARY_HEADERS = ("step", "stage", "optimizer", "learning rate", "weight decay", "epochs",
-                   "top-1 (%)", "top-5 (%)", "FF ratio", "C2I ratio", "time (s)")
+                   "top-1 (%)", "best top-1 (%)", "top-5 (%)", "FF ratio", "C2I ratio",
+                   "time (s)")
+
+
+def _best_cell(result: Mapping[str, Any]) -> str:
+    """``"61.20 (epoch 3)"``: the best epoch's top-1 and that epoch (1-based)."""
+    best, epoch = result.get("best_accuracy"), result.get("best_epoch")
+    if not _finite(best):
+        return "-"
+    return f"{_pct(best)} (epoch {int(epoch) + 1})" if _finite(epoch) else _pct(best)
 
 
 def summary_table(run: RunData) -> str:
     """The run's numbers, one row per step (teacher first): stage, optimizer, learning rate,
-    weight decay, test top-1 / top-5, FF ratio (mean over the step's iterations, Table 1)
-    and C2I ratio (final vs the step's initial latent weights, Table 1)."""
+    weight decay, test top-1 of the final weights and of the best epoch's (two-step's
+    step 2 starts from step 1's best), top-5, FF ratio (mean over the step's iterations,
+    Table 1), C2I ratio (final vs the step's initial latent weights, Table 1) and the
+    step's time in seconds (all processes of a resumed step, up to its last checkpoint)."""
     rows = []
     for s in ([run.teacher] if run.teacher else []) + run.steps:
         r, c = s.result, s.config
@@ -258,7 +261,7 @@ def summary_table(run: RunData) -> str:
             _num(r.get("learning_rate", c.get("learning_rate"))),
             _num(r.get("weight_decay", c.get("weight_decay"))),
             r.get("epochs", c.get("epochs", len(s.history))),
-            _pct(r.get("test_accuracy")), _pct(r.get("test_top5")),
+            _pct(r.get("test_accuracy")), _best_cell(r), _pct(r.get("test_top5")),
             _sci(r.get("ff_ratio")), _fix(r.get("c2i_ratio")),
             _fix(r.get("seconds"), 0),
         ])
@@ -267,10 +270,11 @@ def summary_table(run: RunData) -> str:
 
 # --------------------------------------------------------------------------- figures
 def save_figure(fig: Figure, path: PathLike, dpi: int = 110) -> Path:
-    """Render ``fig`` to a PNG at ``path`` (folders created); returns the path."""
+    """Render ``fig`` to a PNG at ``path`` (folders created, written atomically); returns
+    the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(str(path), dpi=dpi, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(str(tmp), dpi=dpi, bbox_inches="tight", format="png")
     return path
 
 
@@ -621,108 +625,132 @@ def _figure_block(title: str, rel: str, caption: str) -> str:
     return f"## {title}\n\n![{title}]({rel})\n" + (f"\n{caption}\n" if caption else "")
 
 
-def make_report(run_dir: PathLike) -> Path:
-    """Write ``run_dir/report.md`` and ``run_dir/figures/*.png`` from a run's records.
+class _Sections:
+    """The figure sections of a report: each figure saved to ``figdir`` and its markdown
+    block kept in order; what could not be drawn listed in ``missing``."""
 
-    Sections: the configuration, a summary table (teacher / step top-1 and top-5, FF and C2I
-    ratios, weight decay per step), accuracy curves (Fig. 2), activation distribution of the
-    first binary layer's inputs with the saturation share (Fig. 3), CAM per kernel (Fig. 4),
-    update CAM (Fig. 5), latent weight distributions (Fig. 7) and the FF ratio per epoch.
-    Figures whose records are missing (e.g. ``analysis=False``) are left out with a note. An
-    existing ``## Export`` section (written by ``recipes/export.py``) is kept verbatim.
-    Returns the path of ``report.md``.
-    """
-    run = load_run(run_dir)
-    out = run.dir / "report.md"
-    export = _existing_export_section(out)
-    figdir = run.dir / "figures"
-    blocks: List[str] = []
-    missing: List[str] = []
+    def __init__(self, figdir: Path):
+        self.figdir = figdir
+        self.blocks: List[str] = []
+        self.missing: List[str] = []
 
-    def emit(name: str, title: str, caption: str, fig: Figure) -> None:
-        save_figure(fig, figdir / f"{name}.png")
-        blocks.append(_figure_block(title, f"figures/{name}.png", caption))
+    def emit(self, name: str, title: str, caption: str, fig: Figure) -> None:
+        save_figure(fig, self.figdir / f"{name}.png")
+        self.blocks.append(_figure_block(title, f"figures/{name}.png", caption))
 
-    students = run.steps
-    # Fig. 2
+
+def _accuracy_section(run: RunData, out: _Sections) -> None:
+    """Fig. 2: train / test top-1 per epoch of the teacher and each step."""
     curves = {s.name: {"epoch": s.column("accuracy")[0], "train": s.column("accuracy")[1],
                        "val": s.column("val_accuracy")[1]}
-              for s in ([run.teacher] if run.teacher else []) + students if s.history}
-    if curves:
-        emit("accuracy", "Accuracy (Fig. 2)",
+              for s in ([run.teacher] if run.teacher else []) + run.steps if s.history}
+    if not curves:
+        out.missing.append("accuracy curves (no history.csv)")
+        return
+    out.emit("accuracy", "Accuracy (Fig. 2)",
              "Top-1 accuracy per epoch on the train split (dashed) and the test split (solid).",
              accuracy_figure(curves))
-    else:
-        missing.append("accuracy curves (no history.csv)")
-    # Fig. 3: first and last epoch of each student step
+
+
+def _activation_section(run: RunData, out: _Sections) -> None:
+    """Fig. 3: first and last epoch of each student step."""
     hists = {}
-    for s in students:
+    for s in run.steps:
         ep = _epochs(s, "saturation")
         for e in dict.fromkeys([ep[0], ep[-1]] if ep else []):
             hists[f"{s.name} epoch {e + 1}"] = _saturation_hist(s, e)
-    if hists:
-        layer = _first_layer(students[-1], "saturation")
-        emit("activations", "Activation saturation (Fig. 3)",
+    if not hists:
+        out.missing.append("activation distribution (no saturation records)")
+        return
+    layer = _first_layer(run.steps[-1], "saturation")
+    out.emit("activations", "Activation saturation (Fig. 3)",
              f"Inputs of the first binary activation (`{layer}`) on a fixed probe batch; "
              "dotted lines at -1 and +1; the title gives the share beyond them.",
              activation_figure(hists))
-    else:
-        missing.append("activation distribution (no saturation records)")
-    # Fig. 4 / 5: last epoch of each student step
+
+
+def _cam_sections(run: RunData, out: _Sections) -> None:
+    """Fig. 4 and 5: the last epoch of each student step."""
+    students = [s for s in run.steps if _epochs(s, "cam")]
+    if not students:
+        out.missing.append("CAM and update CAM (no cam records)")
+        return
     cams = {f"{s.name} epoch {_epochs(s, 'cam')[-1] + 1}": _cam_panel(s, _epochs(s, "cam")[-1])
-            for s in students if _epochs(s, "cam")}
-    if cams:
-        emit("cam", "Channel-wise absolute mean (Fig. 4)",
-             f"Latent weights of the first binary layer (`{_first_layer(students[-1], 'cam')}`)"
+            for s in students}
+    out.emit("cam", "Channel-wise absolute mean (Fig. 4)",
+             f"Latent weights of the first binary layer (`{_first_layer(run.steps[-1], 'cam')}`)"
              " per kernel; red: their CAM (Eq. 3); dotted: the minimum CAM of the panel.",
              cam_figure(cams))
-        updates = {}
-        for s in students:
-            u = _update_cam(s, _epochs(s, "cam")[-1]) if _epochs(s, "cam") else None
-            if u is not None:
-                updates[f"{s.name} epoch {_epochs(s, 'cam')[-1] + 1}"] = u
-        if updates:
-            emit("update_cam", "Update CAM (Fig. 5)",
-                 "CAM of one iteration's update (the epoch's last) per kernel of the first "
-                 "binary layer; dotted: the first panel's minimum.", update_cam_figure(updates))
-        else:
-            missing.append("update CAM (no update recorded)")
-    else:
-        missing.append("CAM and update CAM (no cam records)")
-    # Fig. 7
+    updates = {}
+    for s in students:
+        u = _update_cam(s, _epochs(s, "cam")[-1])
+        if u is not None:
+            updates[f"{s.name} epoch {_epochs(s, 'cam')[-1] + 1}"] = u
+    if not updates:
+        out.missing.append("update CAM (no update recorded)")
+        return
+    out.emit("update_cam", "Update CAM (Fig. 5)",
+             "CAM of one iteration's update (the epoch's last) per kernel of the first "
+             "binary layer; dotted: the first panel's minimum.", update_cam_figure(updates))
+
+
+def _weight_and_ff_sections(run: RunData, out: _Sections) -> None:
+    """Fig. 7 (latent weights at the end of each step) and the FF ratio per epoch."""
     whists = {f"{s.name} (epoch {_epochs(s, 'weights')[-1] + 1})":
               _weights_hist(s, _epochs(s, "weights")[-1])
-              for s in students if _epochs(s, "weights")}
+              for s in run.steps if _epochs(s, "weights")}
     if whists:
-        emit("weights", "Latent weight distribution (Fig. 7)",
-             "All latent weights of the binarized layers at the end of each step; dotted: +-1.",
-             weight_figure(whists))
+        out.emit("weights", "Latent weight distribution (Fig. 7)",
+                 "All latent weights of the binarized layers at the end of each step; dotted: "
+                 "+-1.", weight_figure(whists))
     else:
-        missing.append("latent weight distribution (no weights records)")
-    # FF per epoch
-    ff = {s.name: s.ff_series() for s in students if s.ff_series()[1].size}
+        out.missing.append("latent weight distribution (no weights records)")
+    ff = {s.name: s.ff_series() for s in run.steps if s.ff_series()[1].size}
     if ff:
-        emit("ff_ratio", "Flip-flop ratio per epoch (Eq. 4-5)",
-             "Share of latent weights whose sign changed per iteration, averaged per epoch.",
-             ff_figure(ff))
+        out.emit("ff_ratio", "Flip-flop ratio per epoch (Eq. 4-5)",
+                 "Share of latent weights whose sign changed per iteration, averaged per epoch.",
+                 ff_figure(ff))
     else:
-        missing.append("FF ratio (no ff records or ff_ratio column)")
+        out.missing.append("FF ratio (no ff records or ff_ratio column)")
 
+
+def _report_text(run: RunData, sections: _Sections, export: str) -> str:
     cfg = run.config
-    keys = ("kind", "data", "model", "order", "width", "epochs", "batch_size", "teacher",
-            "pad_values", "strategy")
+    keys = ("kind", "data", "model", "order", "init", "width", "epochs", "batch_size",
+            "teacher", "pad_values", "strategy")
     setup = ", ".join(f"{k}={cfg[k]}" for k in keys if k in cfg)
     text = [f"# Run report: {run.dir.name}\n",
             f"Run folder `{run.dir}`; {setup or 'no config.json'}.\n",
             "## Summary\n", summary_table(run)]
     if "final_model" in cfg:
         text.append(f"Final model: `{cfg['final_model']}`.\n")
-    text += blocks
-    if missing:
-        text.append("## Not shown\n\n" + "".join(f"- {m}\n" for m in missing))
+    text += sections.blocks
+    if sections.missing:
+        text.append("## Not shown\n\n" + "".join(f"- {m}\n" for m in sections.missing))
     if export:
         text.append(export)
-    out.write_text("\n".join(text))
+    return "\n".join(text)
+
+
+def make_report(run_dir: PathLike) -> Path:
+    """Write ``run_dir/report.md`` and ``run_dir/figures/*.png`` from a run's records.
+
+    Sections: the configuration, a summary table (teacher / step top-1 final and best,
+    top-5, FF and C2I ratios, weight decay, time per step), accuracy curves (Fig. 2),
+    activation distribution of the first binary layer's inputs with the saturation share
+    (Fig. 3), CAM per kernel (Fig. 4), update CAM (Fig. 5), latent weight distributions
+    (Fig. 7) and the FF ratio per epoch. Figures whose records are missing (e.g.
+    ``analysis=False``) are left out with a note. An existing ``## Export`` section (written
+    by ``recipes/export.py``) is kept verbatim. Returns the path of ``report.md``.
+    """
+    run = load_run(run_dir)
+    out = run.dir / "report.md"
+    export = _existing_export_section(out)
+    sections = _Sections(run.dir / "figures")
+    for add in (_accuracy_section, _activation_section, _cam_sections,
+                _weight_and_ff_sections):
+        add(run, sections)
+    atomic_write_text(out, _report_text(run, sections, export))
     return out
 
 
@@ -769,6 +797,43 @@ def _lr_points(runs: Mapping[str, RunData]) -> Dict[str, List[Tuple[float, float
     return points
 
 
+def _compare_curves(runs: Mapping[str, RunData], out: _Sections) -> None:
+    """Accuracy (Fig. 2) and FF ratio per epoch, runs overlaid end to end."""
+    curves = {k: _run_curve(r) for k, r in runs.items()}
+    if any(len(c["train"]) or len(c["val"]) for c in curves.values()):
+        out.emit("compare_accuracy", "Accuracy curves (Fig. 2)", "",
+                 accuracy_figure(curves, overlay=True))
+    ff = {k: _run_ff(r) for k, r in runs.items()}
+    ff = {k: v for k, v in ff.items() if v[1].size}
+    if ff:
+        out.emit("compare_ff_ratio", "FF ratio per epoch", "", ff_figure(ff))
+
+
+def _compare_last_steps(lasts: Mapping[str, StepData], out: _Sections) -> None:
+    """Fig. 7, 3, 4 and 5 of each run's last step at its last epoch."""
+    w = {k: _weights_hist(s, _epochs(s, "weights")[-1]) for k, s in lasts.items()
+         if _epochs(s, "weights")}
+    if w:
+        out.emit("compare_weights", "Latent weight distribution (Fig. 7)", "",
+                 weight_figure(w, overlay=True))
+    sat = {k: _saturation_hist(s, _epochs(s, "saturation")[-1]) for k, s in lasts.items()
+           if _epochs(s, "saturation")}
+    if sat:
+        out.emit("compare_activations", "Activation saturation, last epoch (Fig. 3)", "",
+                 activation_figure(sat))
+    cams = {k: _cam_panel(s, _epochs(s, "cam")[-1]) for k, s in lasts.items() if _epochs(s, "cam")}
+    if not cams:
+        return
+    ref = float(np.min(next(iter(cams.values()))["cam"]))
+    out.emit("compare_cam", "CAM per kernel, last epoch (Fig. 4)", "",
+             cam_figure(cams, reference_min=ref))
+    upd = {k: u for k, s in lasts.items() if _epochs(s, "cam")
+           and (u := _update_cam(s, _epochs(s, "cam")[-1])) is not None}
+    if upd:
+        out.emit("compare_update_cam", "Update CAM, last epoch (Fig. 5)", "",
+                 update_cam_figure(upd))
+
+
 def compare(run_dirs: Mapping[str, PathLike], out_dir: PathLike, kind: str = "curves",
             title: Optional[str] = None) -> Path:
     """Put several runs in one set of figures and one table; returns ``out_dir/report.md``.
@@ -793,44 +858,17 @@ def compare(run_dirs: Mapping[str, PathLike], out_dir: PathLike, kind: str = "cu
         raise ValueError("compare needs at least one run: pass {label: run_dir}")
     runs = {label: load_run(d) for label, d in run_dirs.items()}
     out = Path(out_dir)
-    figdir = out / "figures"
-    blocks: List[str] = []
-
-    def emit(name: str, heading: str, fig: Figure) -> None:
-        save_figure(fig, figdir / f"compare_{name}.png")
-        blocks.append(_figure_block(heading, f"figures/compare_{name}.png", ""))
-
     table = _table_for(kind, runs)
+    sections = _Sections(out / "figures")
     if kind == "lr_sweep":
-        emit("lr_sweep", "Accuracy vs initial learning rate (Fig. 8)",
-             lr_sweep_figure(_lr_points(runs)))
-    curves = {k: _run_curve(r) for k, r in runs.items()}
-    if any(len(c["train"]) or len(c["val"]) for c in curves.values()):
-        emit("accuracy", "Accuracy curves (Fig. 2)", accuracy_figure(curves, overlay=True))
-    ff = {k: _run_ff(r) for k, r in runs.items()}
-    ff = {k: v for k, v in ff.items() if v[1].size}
-    if ff:
-        emit("ff_ratio", "FF ratio per epoch", ff_figure(ff))
-    lasts = {k: r.last for k, r in runs.items()}
-    w = {k: _weights_hist(s, _epochs(s, "weights")[-1]) for k, s in lasts.items()
-         if _epochs(s, "weights")}
-    if w:
-        emit("weights", "Latent weight distribution (Fig. 7)", weight_figure(w, overlay=True))
-    sat = {k: _saturation_hist(s, _epochs(s, "saturation")[-1]) for k, s in lasts.items()
-           if _epochs(s, "saturation")}
-    if sat:
-        emit("activations", "Activation saturation, last epoch (Fig. 3)", activation_figure(sat))
-    cams = {k: _cam_panel(s, _epochs(s, "cam")[-1]) for k, s in lasts.items() if _epochs(s, "cam")}
-    if cams:
-        ref = float(np.min(next(iter(cams.values()))["cam"]))
-        emit("cam", "CAM per kernel, last epoch (Fig. 4)", cam_figure(cams, reference_min=ref))
-        upd = {k: u for k, s in lasts.items() if _epochs(s, "cam")
-               and (u := _update_cam(s, _epochs(s, "cam")[-1])) is not None}
-        if upd:
-            emit("update_cam", "Update CAM, last epoch (Fig. 5)", update_cam_figure(upd))
+        sections.emit("compare_lr_sweep", "Accuracy vs initial learning rate (Fig. 8)", "",
+                      lr_sweep_figure(_lr_points(runs)))
+    _compare_curves(runs, sections)
+    _compare_last_steps({k: r.last for k, r in runs.items()}, sections)
     runs_list = "".join(f"- {k}: `{r.dir}`\n" for k, r in runs.items())
-    text = [f"# {title or 'Comparison'}\n", f"Runs:\n\n{runs_list}", "## Table\n", table, *blocks]
+    text = [f"# {title or 'Comparison'}\n", f"Runs:\n\n{runs_list}", "## Table\n", table,
+            *sections.blocks]
     out.mkdir(parents=True, exist_ok=True)
     md = out / "report.md"
-    md.write_text("\n".join(text))
+    atomic_write_text(md, "\n".join(text))
     return md

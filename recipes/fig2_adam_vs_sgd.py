@@ -28,7 +28,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             label = f"{stage} {name} lr={lr:g}"
             runs[label] = la.training.one_step(
                 f"{args.run_dir}/{stage}_{name}", stage=stage, optimizer=name,
-                weight_decay=0.0, **_common.train_kwargs(args, learning_rate=lr, teacher=teacher))
+                weight_decay=0.0, **_common.train_kwargs(args, learning_rate=lr, teacher=teacher,
+                                                         resume=_common.sub_run_resume(args)))
             _common.print_run(label, runs[label])
         out = args.run_dir if stage == "bnn" else f"{args.run_dir}/real_valued"
         _common.compare_and_print(runs, _common.with_run_dir(args, out), "curves",

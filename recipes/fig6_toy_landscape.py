@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-import _common  # noqa: F401  (Keras-2 switch before anything imports TensorFlow)
+import _common  # (also the Keras-2 switch before anything imports TensorFlow)
 import larq_adam as la
 
 A, B = 0.05, 1.0          # node weights: x's gradient is 20x smaller than y's
@@ -76,14 +76,17 @@ def x_share_after_y_saturates(path):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _common.ArgumentParser(description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", default="runs/fig6_toy_landscape",
                    help="where figures/fig6_toy_landscape.png and report.md go")
-    p.add_argument("--steps", type=int, default=80, help="iterations of each optimizer")
-    p.add_argument("--sgd-lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
-    p.add_argument("--adam-lr", type=float, default=0.05, help="Adam learning rate")
-    p.add_argument("--grid", type=int, default=81, help="surface samples per axis")
+    p.add_argument("--steps", type=_common.positive_int, default=80,
+                   help="iterations of each optimizer")
+    p.add_argument("--sgd-lr", type=_common.positive_float, default=0.05,
+                   help="SGD learning rate (momentum 0.9)")
+    p.add_argument("--adam-lr", type=_common.positive_float, default=0.05,
+                   help="Adam learning rate")
+    p.add_argument("--grid", type=_common.positive_int, default=81, help="surface samples per axis")
     args = p.parse_args(argv)
 
     xs, ys = np.linspace(*GRID_X, args.grid), np.linspace(*GRID_Y, args.grid)

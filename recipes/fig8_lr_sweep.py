@@ -15,9 +15,11 @@ LEARNING_RATES = {"adam": (1e-4, 1e-3, 1e-2), "sgd": (1e-2, 1e-1, 1.0)}
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = _common.parser(__doc__, run_dir="runs/fig8_lr_sweep", epochs=2, width=0.25,
                        model="strong_baseline")
-    p.add_argument("--adam-lrs", type=float, nargs="+", default=LEARNING_RATES["adam"],
+    p.add_argument("--adam-lrs", type=_common.positive_float, nargs="+",
+                   default=LEARNING_RATES["adam"],
                    help="initial learning rates of Adam")
-    p.add_argument("--sgd-lrs", type=float, nargs="+", default=LEARNING_RATES["sgd"],
+    p.add_argument("--sgd-lrs", type=_common.positive_float, nargs="+",
+                   default=LEARNING_RATES["sgd"],
                    help="initial learning rates of SGD")
     args = p.parse_args(argv)
     teacher = _common.shared_teacher(args)
@@ -27,7 +29,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             label = f"{name} lr={lr:g}"
             runs[label] = la.training.one_step(
                 f"{args.run_dir}/{name}_lr{lr:g}", optimizer=name, weight_decay=0.0,
-                **_common.train_kwargs(args, learning_rate=lr, teacher=teacher))
+                **_common.train_kwargs(args, learning_rate=lr, teacher=teacher,
+                                       resume=_common.sub_run_resume(args)))
             _common.print_run(label, runs[label])
     _common.compare_and_print(runs, args, "lr_sweep", "Fig. 8: accuracy vs initial LR")
     return 0

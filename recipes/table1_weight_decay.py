@@ -17,10 +17,12 @@ TWO_STEP_DECAYS = ((1e-5, 0.0), (5e-6, 0.0))
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = _common.parser(__doc__, run_dir="runs/table1_weight_decay", epochs=2, width=0.25)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's initial learning rate")
+    p.add_argument("--lr", type=_common.positive_float, default=1e-3,
+                   help="Adam's initial learning rate")
     args = p.parse_args(argv)
     teacher = _common.shared_teacher(args)
-    kw = _common.train_kwargs(args, learning_rate=args.lr, teacher=teacher)
+    kw = _common.train_kwargs(args, learning_rate=args.lr, teacher=teacher,
+                              resume=_common.sub_run_resume(args))
     runs = {}
     for wd in ONE_STEP_DECAYS:
         label = f"one-step {wd:g}"

@@ -15,9 +15,11 @@ import larq_adam as la
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = _common.parser(__doc__, run_dir="runs/table4_order", epochs=2, width=0.25,
                        model="strong_baseline")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's initial learning rate")
+    p.add_argument("--lr", type=_common.positive_float, default=1e-3,
+                   help="Adam's initial learning rate")
     args = p.parse_args(argv)
-    kw = _common.train_kwargs(args, learning_rate=args.lr, teacher=_common.shared_teacher(args))
+    kw = _common.train_kwargs(args, learning_rate=args.lr, teacher=_common.shared_teacher(args),
+                              resume=_common.sub_run_resume(args))
     runs = {}
     for order, label in (("babw", "BABW (activations first)"), ("bwba", "BWBA (weights first)")):
         runs[label] = la.training.two_step(f"{args.run_dir}/{order}", order=order,

@@ -18,7 +18,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS,
                    help="which optimizers to compare")
     args = p.parse_args(argv)
-    kw = _common.train_kwargs(args, learning_rate=None, teacher=_common.shared_teacher(args))
+    kw = _common.train_kwargs(args, learning_rate=None, teacher=_common.shared_teacher(args),
+                              resume=_common.sub_run_resume(args))
     runs = {}
     for name in args.optimizers:
         runs[name] = la.training.one_step(f"{args.run_dir}/{name}", optimizer=name,

@@ -29,22 +29,13 @@ BATCH_SIZE = 64
 LEARNING_RATE = 1e-3  # Adam's default; the paper: 1.25e-3 at batch 256 on ImageNet
 STEP1_WEIGHT_DECAY = 5e-6
 STEP2_WEIGHT_DECAY = 0.0
-PAD_VALUES = 1.0      # see --help: LCE 0.16 miscomputes zero padding on 2x2 inputs
 RUN_DIR = "runs/two_step"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _common.parser(__doc__, run_dir=RUN_DIR, epochs=EPOCHS, width=WIDTH,
                        batch_size=BATCH_SIZE, dataset=DATASET, model=MODEL, teacher="auto")
-    p.set_defaults(pad_values=PAD_VALUES)
     for action in p._actions:  # this recipe's reasons for its defaults
-        if action.dest == "pad_values":
-            action.help = ("pad value of the binarized inputs of the binary 3x3 convs. "
-                           "Default 1 here: LCE 0.16 converts a binary 3x3 conv with zero "
-                           "padding on a 2x2 input (the last ReActNet-A blocks at 32 px) to "
-                           "wrong numbers, while +1 padding is exact and LCE's fast path. "
-                           "0 is the reference code's value (then export verification fails "
-                           "at 32 px; fine at 224 px)")
         if action.dest == "teacher":
             action.help = ("'auto': train a real-valued ResNet-18 teacher here first (at "
                            "--width, for --teacher-epochs); 'none': no distillation "
@@ -53,20 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--order", choices=("babw", "bwba"), default="babw",
                    help="babw: step 1 binarizes activations (the paper's); bwba: step 1 "
                         "binarizes weights (Table 4's alternative)")
-    g.add_argument("--lr", type=float, default=LEARNING_RATE,
+    g.add_argument("--lr", type=_common.positive_float, default=LEARNING_RATE,
                    help="initial learning rate of every step (linear decay to 0 per step)")
     g.add_argument("--optimizer", default="adam",
                    help="optimizer of both steps (adam, sgd, rmsprop, adagrad, adadelta, "
                         "amsgrad, adabound)")
-    g.add_argument("--step1-weight-decay", type=float, default=STEP1_WEIGHT_DECAY,
+    g.add_argument("--step1-weight-decay", type=_common.finite_float, default=STEP1_WEIGHT_DECAY,
                    help="coupled L2 on the latent weights in step 1 (paper: 5e-6)")
-    g.add_argument("--step2-weight-decay", type=float, default=STEP2_WEIGHT_DECAY,
+    g.add_argument("--step2-weight-decay", type=_common.finite_float, default=STEP2_WEIGHT_DECAY,
                    help="coupled L2 on the latent weights in step 2 (paper: 0)")
-    g.add_argument("--teacher-epochs", type=int, default=None,
+    g.add_argument("--step2-init", choices=("best", "final"), default="best",
+                   help="step 2 starts from step 1's best-validation weights (as the "
+                        "reference's step-2 script) or from its final ones")
+    g.add_argument("--teacher-epochs", type=_common.positive_int, default=None,
                    help="epochs of the 'auto' teacher (default: --epochs)")
     g.add_argument("--no-export", action="store_true",
                    help="skip the LCE conversion, verification and benchmark")
-    g.add_argument("--bench-runs", type=int, default=10,
+    g.add_argument("--bench-runs", type=_common.positive_int, default=10,
                    help="timed inferences per benchmark in the export check")
     return p
 
@@ -77,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     res = la.training.two_step(
         run, order=args.order, optimizer=args.optimizer,
         step1_weight_decay=args.step1_weight_decay,
-        step2_weight_decay=args.step2_weight_decay,
+        step2_weight_decay=args.step2_weight_decay, init=args.step2_init,
         teacher=None if args.teacher == "none" else args.teacher,
         teacher_epochs=args.teacher_epochs,
         **_common.train_kwargs(args, learning_rate=args.lr),

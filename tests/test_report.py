@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from larq_adam import report
 from larq_adam.analysis.records import save_record
+from larq_adam.errors import CorruptFileError
 
 HISTORY_KEYS = ["epoch", "accuracy", "loss", "lr", "val_accuracy", "val_loss", "ff_ratio",
                 "ff_ratio_run", "c2i_ratio", "cam_min", "sdam", "update_cam_mean", "saturation"]
@@ -30,7 +31,8 @@ def _write_step(run, name, stage, wd, epochs=3, seed=0, records=True, acc0=0.3):
     (d / "result.json").write_text(json.dumps({
         "name": name, "stage": stage, "test_accuracy": acc0 + 0.25, "test_top5": 0.9,
         "ff_ratio": 4.5e-4, "c2i_ratio": 0.66, "epochs": epochs, "seconds": 12.0,
-        "weight_decay": wd, "optimizer": "adam", "learning_rate": 1e-3}))
+        "weight_decay": wd, "optimizer": "adam", "learning_rate": 1e-3,
+        "best_accuracy": acc0 + 0.3, "best_epoch": epochs - 2}))
     if not records:
         return d
     names = ["conv_a", "conv_b"]
@@ -138,6 +140,32 @@ def test_make_report_writes_all_sections_and_figures(tmp_path):
                     "weights.png", "ff_ratio.png"}
     for name in figs:
         assert f"figures/{name}" in text
+
+
+def test_summary_shows_final_and_best_top1_and_the_whole_step_time(tmp_path):
+    run = fake_two_step_run(tmp_path)
+    result = run / "step2" / "result.json"
+    result.write_text(json.dumps(json.loads(result.read_text()) | {"seconds": 4321.0}))
+    headers, rows = report.parse_markdown_table(report.make_report(run).read_text())
+    step2 = rows[2]  # teacher, step1, step2
+    assert step2[headers.index("top-1 (%)")] == "55.00"
+    assert step2[headers.index("best top-1 (%)")] == "60.00 (epoch 2)"
+    assert step2[headers.index("time (s)")] == "4321"
+    assert not list(run.rglob(".partial-*"))  # report and figures renamed into place
+
+
+@pytest.mark.parametrize("name,damage,match", [
+    ("result.json", lambda t: t[:30], r"step2.result\.json is not valid JSON .*--resume"),
+    ("history.csv", lambda t: t.replace("\n1,", "\nxx,", 1),
+     r"step2.history\.csv line 3 is not a row of 13 numbers"),
+])
+def test_report_names_a_damaged_file_in_one_line(tmp_path, name, damage, match):
+    run = fake_two_step_run(tmp_path)
+    path = run / "step2" / name
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(CorruptFileError, match=match) as err:
+        report.make_report(run)
+    assert "\n" not in str(err.value)
 
 
 def test_make_report_keeps_the_export_section_and_regenerates_the_rest(tmp_path):

@@ -1,5 +1,7 @@
 """Training: the paper's optimizers and weight decay, schedules, distillation, strategies,
-and the one-/two-step orchestration (``steps``, loaded on first use).
+and the one-/two-step orchestration with checkpoints and resume (``steps``, loaded on first
+use; :class:`TrainingDivergedError` when the loss becomes NaN, ``allow_changes`` to resume
+with a lower learning rate).
 
 >>> import larq_adam as la
 >>> opt = la.training.make_optimizer("adam", 1.25e-3, weight_decay=5e-6, model=model)
@@ -22,7 +24,10 @@ from larq_adam.training.optimizers import (
 )
 from larq_adam.training.schedules import CosineDecay, LinearDecay, WarmUp
 
-_LAZY = {"one_step": "steps", "two_step": "steps", "Step": "steps", "steps": None}
+_LAZY = {name: "steps" for name in ("one_step", "two_step", "run_step", "Step", "StepResult",
+                                     "RunResult", "TrainingDivergedError", "RecoveryWarning",
+                                     "ALLOW_CHANGES")}
+_LAZY["steps"] = None
 
 __all__ = [
     "make_optimizer",

@@ -14,11 +14,12 @@ To test multi-replica code on one CPU, split it first (before TensorFlow uses an
 """
 import json
 import os
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Union
 
 import tensorflow as tf
 
-__all__ = ["STRATEGIES", "strategy", "configure_cpu_devices"]
+__all__ = ["STRATEGIES", "strategy", "configure_cpu_devices", "worker_run_dir"]
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
@@ -128,3 +129,20 @@ def configure_cpu_devices(n: int) -> None:
             f"its devices ({current} logical CPU(s)). Call it at the start of the program, "
             "before creating any tensor, model or strategy (e.g. in a fresh subprocess)"
         ) from error
+
+
+def worker_run_dir(run_dir: Union[str, "os.PathLike[str]"],
+                   strat: tf.distribute.Strategy) -> Path:
+    """The folder this process writes a run into: ``run_dir`` itself, except on the
+    non-chief workers of a ``MultiWorkerMirroredStrategy``, which write a private copy in
+    ``run_dir/.workers/<task type>-<index>``. Every worker must save its checkpoints (the
+    save takes part in the strategy's collectives) but only the chief's files are the
+    run's; each worker resumes from its own copy, so a restarted cluster continues from
+    the last epoch all of them completed."""
+    run_dir = Path(run_dir)
+    if not isinstance(strat, tf.distribute.MultiWorkerMirroredStrategy):
+        return run_dir
+    if strat.extended.should_checkpoint:
+        return run_dir
+    resolver = strat.cluster_resolver
+    return run_dir / ".workers" / f"{resolver.task_type}-{resolver.task_id}"

@@ -1,0 +1,144 @@
+"""Reading a run folder's files without trusting them: one clear error per bad file.
+
+The training steps and the report read the same files (``config.json``, ``result.json``,
+``history.csv``, Keras ``.h5`` files). Each reader here raises
+:class:`~larq_adam.errors.CorruptFileError` with one line that names the file, says what is
+wrong with it and what to do (the caller's ``fix``), instead of a parser's traceback.
+
+``history.csv`` is written by Keras' ``CSVLogger`` one row per epoch: a row cut short by a
+kill while it was being written can only be the last one and is dropped; a bad row before
+the last is corruption.
+"""
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from larq_adam.atomic import atomic_write_text
+from larq_adam.errors import CorruptFileError
+
+__all__ = ["read_json", "read_history", "trim_history", "h5_problem"]
+
+PathLike = Union[str, os.PathLike]
+_MISSING_VALUES = ("", "na", "nan")
+
+
+def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
+    """The JSON object in ``path``; ``FileNotFoundError`` when there is no file,
+    :class:`CorruptFileError` (``"<path> is not valid JSON (...): <fix>"``) when it cannot
+    be parsed or holds no object."""
+    path = Path(path)
+    text = path.read_bytes()
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+        reason = getattr(err, "msg", None) or type(err).__name__
+        raise CorruptFileError(f"{path} is not valid JSON ({reason}{where}; "
+                               f"{len(text)} bytes): {fix}") from None
+    if not isinstance(value, dict):
+        raise CorruptFileError(f"{path} holds JSON but not an object: {fix}")
+    return value
+
+
+def _number(value: str) -> Optional[float]:
+    if value.strip().lower() in _MISSING_VALUES:
+        return float("nan")
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _parse_row(header: List[str], row: List[str]) -> Optional[Dict[str, float]]:
+    """The row as numbers, or None when it is not one number (or blank) per column."""
+    if len(row) != len(header):
+        return None
+    values = [_number(v) for v in row]
+    if any(v is None for v in values):
+        return None
+    parsed = dict(zip(header, values))
+    epoch = parsed.get("epoch", 0.0)
+    if not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+        return None
+    return parsed
+
+
+def _rows(path: Path, fix: str) -> List[tuple]:
+    """``[(line number, raw line, parsed row)]`` of the data rows; a cut last row dropped."""
+    lines = path.read_text(errors="replace").splitlines()
+    if not lines:
+        return []
+    header = next(csv.reader([lines[0]]))
+    if not header or header[0] != "epoch":
+        raise CorruptFileError(f"{path} does not start with the 'epoch,...' header of a "
+                               f"Keras CSVLogger file (line 1: {lines[0][:60]!r}): {fix}")
+    out = []
+    body = [(i + 2, line) for i, line in enumerate(lines[1:]) if line.strip()]
+    for k, (number, line) in enumerate(body):
+        parsed = _parse_row(header, next(csv.reader(io.StringIO(line)), []))
+        if parsed is None:
+            if k == len(body) - 1:
+                break  # cut short by a kill while it was being written
+            raise CorruptFileError(f"{path} line {number} is not a row of {len(header)} "
+                                   f"numbers ({line[:60]!r}): {fix}")
+        out.append((number, line, parsed))
+    return out
+
+
+def read_history(path: PathLike, *, fix: str) -> List[Dict[str, float]]:
+    """The rows of a ``CSVLogger`` file as ``{column: float}`` (blank / ``NA`` -> NaN);
+    ``[]`` when the file does not exist. A bad last row (a kill during its write) is
+    dropped; a bad row before it raises :class:`CorruptFileError` naming its line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [parsed for _, _, parsed in _rows(path, fix)]
+
+
+def trim_history(path: PathLike, epochs_done: int, *, fix: str) -> None:
+    """Keep exactly the rows of epochs ``0 .. epochs_done - 1`` of a ``CSVLogger`` file
+    (a kill between an epoch's row and its checkpoint leaves one more; the last of
+    duplicate rows wins), rewritten atomically. Raises :class:`CorruptFileError` when the
+    row of one of those epochs is missing."""
+    path = Path(path)
+    if not path.exists():
+        if epochs_done:
+            raise CorruptFileError(f"{path} is missing but {epochs_done} epoch(s) were "
+                                   f"checkpointed: {fix}")
+        return
+    rows = _rows(path, fix)
+    kept: Dict[int, str] = {}
+    for _, line, parsed in rows:
+        epoch = int(parsed["epoch"])
+        if epoch < epochs_done:
+            kept[epoch] = line
+    missing = [e for e in range(epochs_done) if e not in kept]
+    if missing:
+        raise CorruptFileError(f"{path} has no row for epoch(s) {missing} (0-based) although "
+                               f"{epochs_done} epoch(s) were checkpointed: {fix}")
+    header = path.read_text(errors="replace").splitlines()[0]
+    text = "\n".join([header, *(kept[e] for e in range(epochs_done))]) + "\n"
+    if text != path.read_text(errors="replace"):
+        atomic_write_text(path, text)
+
+
+def h5_problem(path: PathLike, *, whole_model: bool) -> Optional[str]:
+    """Why the HDF5 file at ``path`` cannot be used, in a few words; ``None`` when it opens
+    (and, with ``whole_model``, holds a Keras model's config). A truncated file fails here:
+    HDF5 checks the file's recorded end against its size."""
+    import h5py  # imported here: only the readers of model files need it
+
+    path = Path(path)
+    if not path.is_file():
+        return "it does not exist"
+    try:
+        with h5py.File(path, "r") as f:
+            if whole_model and "model_config" not in f.attrs:
+                return "it holds no Keras model (no model_config)"
+    except OSError as err:
+        return str(err).splitlines()[0]
+    return None
