@@ -14,6 +14,7 @@ To test multi-replica code on one CPU, split it first (before TensorFlow uses an
 """
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Optional, Union
 
@@ -131,18 +132,24 @@ def configure_cpu_devices(n: int) -> None:
         ) from error
 
 
-def worker_run_dir(run_dir: Union[str, "os.PathLike[str]"],
-                   strat: tf.distribute.Strategy) -> Path:
+def worker_run_dir(run_dir: Union[str, "os.PathLike[str]"], strat: tf.distribute.Strategy,
+                   *, resume: bool = False) -> Path:
     """The folder this process writes a run into: ``run_dir`` itself, except on the
     non-chief workers of a ``MultiWorkerMirroredStrategy``, which write a private copy in
     ``run_dir/.workers/<task type>-<index>``. Every worker must save its checkpoints (the
     save takes part in the strategy's collectives) but only the chief's files are the
-    run's; each worker resumes from its own copy, so a restarted cluster continues from
-    the last epoch all of them completed."""
+    run's. With ``resume`` a non-chief worker first replaces its copy with the chief's
+    folder, so every worker continues from the same epoch, step and files (the run folder
+    must be on storage all workers see, as for any multi-worker checkpointing)."""
     run_dir = Path(run_dir)
     if not isinstance(strat, tf.distribute.MultiWorkerMirroredStrategy):
         return run_dir
     if strat.extended.should_checkpoint:
         return run_dir
     resolver = strat.cluster_resolver
-    return run_dir / ".workers" / f"{resolver.task_type}-{resolver.task_id}"
+    private = run_dir / ".workers" / f"{resolver.task_type}-{resolver.task_id}"
+    if resume and run_dir.is_dir():
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.copytree(run_dir, private,
+                        ignore=shutil.ignore_patterns(".workers", ".partial-*"))
+    return private

@@ -692,7 +692,8 @@ def _run(run_dir: PathLike, kind: str, steps: List[Step], config: Dict[str, Any]
     _check_config(config)
     _check_teacher_arg(config["teacher"])
     strat = distribute.strategy(config["strategy"])
-    run_dir = distribute.worker_run_dir(run_dir, strat)  # non-chief workers: a private copy
+    # non-chief workers write a private copy, taken from the chief's folder on resume
+    run_dir = distribute.worker_run_dir(run_dir, strat, resume=bool(resume))
     data = _load_data(config)
     run = _prepare_run(run_dir, {"kind": kind, **config}, resume=resume,
                        allow_changes=allow_changes)
