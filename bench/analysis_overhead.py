@@ -11,7 +11,7 @@ callbacks spend at each epoch end, so the ratio can be extrapolated to longer ep
     python bench/analysis_overhead.py                 # width 1.0 (the paper's network)
     python bench/analysis_overhead.py --width 0.25 --steps 30 --rounds 3
 
-Goal (issue 4): all callbacks together cost <= 3% of the step time.
+Goal: all callbacks together cost <= 3% of the step time.
 """
 import argparse
 import os

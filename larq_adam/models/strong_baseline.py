@@ -10,7 +10,7 @@ Layout after larq-zoo's ``StrongBaselineNetFactory`` (``literature/real_to_bin_n
         shortcut = identity, or AvgPool 2x2 -> real 1x1 conv -> BN when downsampling
     global average pool -> real Dense (logits)
 
-Differences from larq-zoo, as DESIGN.md asks: the binary weights follow Eq. 2
+Differences from larq-zoo (DESIGN.md, "StrongBaseline"): the binary weights follow Eq. 2
 (:class:`larq_adam.layers.MeanScaledSign`, not ``ste_sign``), the latent weights are not
 clipped (no ``weight_clip``), the rescale is per output channel (:class:`ChannelScale`)
 instead of XNOR-Net++'s H x W x C factors, BN uses PyTorch's defaults, the binary 3x3
