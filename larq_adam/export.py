@@ -40,6 +40,7 @@ import tensorflow as tf
 
 import larq_adam.layers  # noqa: F401  (registers the custom objects for loading/cloning)
 from larq_adam import compact
+from larq_adam.atomic import atomic_write_bytes
 from larq_adam.layers import GemmQuantConv2D
 from larq_adam.models._common import quiet_larq
 
@@ -106,12 +107,12 @@ def _student(model: Any) -> tf.keras.Model:
 
 
 def _write(path: PathLike, data: bytes) -> str:
+    """Write ``data`` whole or not at all (a temporary file renamed into place)."""
     path = os.fspath(path)
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
+    atomic_write_bytes(path, data)
     return path
 
 
