@@ -174,7 +174,8 @@ def test_imagenet_preset_sizes_and_eval_is_deterministic_centre_crop():
 
 
 def test_imagenet_train_crops_vary_and_cover_area_range():
-    image = tf.reshape(tf.range(64 * 64 * 3, dtype=tf.float32), (64, 64, 3))
+    # float images are RGB in [0, 1]
+    image = tf.reshape(tf.range(64 * 64 * 3, dtype=tf.float32), (64, 64, 3)) / (64 * 64 * 3)
     crops = [data.imagenet_train(image, 16, tf.constant([s, 7])).numpy() for s in range(8)]
     assert all(c.shape == (16, 16, 3) for c in crops)
     assert len({c.tobytes() for c in crops}) == 8
