@@ -16,6 +16,7 @@ compilation) are excluded; the median of ``--repeats`` timed runs is reported.
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -105,8 +106,8 @@ def torch_reference(args, stage, bf16=False):
 
 
 def _median(values):
-    values = sorted(v for v in values if v)
-    return values[len(values) // 2] if values else None
+    values = [v for v in values if v]
+    return statistics.median(values) if values else None
 
 
 def main(argv=None):
