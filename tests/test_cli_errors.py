@@ -5,7 +5,6 @@ number before a run folder is touched; ``run_main`` turns the library's user-fix
 errors met later into the same one line, and ``--debug`` shows the traceback instead.
 Run in-process (``main(argv)``), except one real subprocess for the exit status.
 """
-import importlib
 import inspect
 import subprocess
 import sys
@@ -20,15 +19,6 @@ from larq_adam.errors import CorruptFileError, UserInputError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
-
-@pytest.fixture
-def recipe():
-    """Import a recipe module from recipes/ by name."""
-    sys.path.insert(0, str(RECIPES))
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(str(RECIPES))
 
 
 def _fails(recipe, name, argv, capsys):

@@ -6,9 +6,7 @@ as they are saved) and report.md has its sections. Every training step costs 30-
 graph building on 2 cores, so only the main job (two steps) runs in the fast suite; the
 other training recipes and the LCE export path are marked ``slow`` (``pytest -m slow``).
 """
-import importlib
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,8 @@ import tensorflow_datasets as tfds
 
 from larq_adam import report
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 TINY = ["--epochs", "1", "--max-steps-per-epoch", "2", "--width", "0.125", "--quiet"]
 
-
-@pytest.fixture
-def recipe():
-    """Import a recipe module from recipes/ by name."""
-    sys.path.insert(0, str(RECIPES))
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(str(RECIPES))
 
 
 @pytest.fixture
