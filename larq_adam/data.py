@@ -217,6 +217,7 @@ def load(
     *,
     epoch: Optional[int] = None,
     max_batches: Optional[int] = None,
+    check_files: bool = True,
 ) -> Tuple[tf.data.Dataset, DatasetInfo]:
     """A batched, prefetched dataset of normalised float32 images and int32 labels.
 
@@ -247,6 +248,9 @@ def load(
             with ``repeat`` it goes on with epochs ``E + 1, E + 2, ...``. A run resumed at
             epoch ``E`` thereby replays what the uninterrupted run saw.
         max_batches: cap every pass at this many batches (smoke runs).
+        check_files: check every image of a ``folder:`` split before building the
+            pipeline (:func:`check_image_files`); ``False`` where the same split was just
+            checked (e.g. the per-step reloads of a run).
 
     Returns:
         ``(dataset, info)``; the dataset yields ``(images (B, H, W, 3) float32,
@@ -273,7 +277,8 @@ def load(
     if kind == "mnist5k":
         source = _mnist5k_source(split, split_seed)
     elif kind == "folder":
-        source = _folder_source(path, split, split_seed, validation_split)
+        source = _folder_source(path, split, split_seed, validation_split,
+                                check_files=check_files)
     else:
         source = _tfds_source(kind, split, data_dir, manual_dir, shuffle, seed,
                               fixed_file_order=epoch is not None)
@@ -764,10 +769,11 @@ def check_image_files(files: Sequence[str]) -> None:
                                "run again.")
 
 
-def _folder_source(path: str, split: str, split_seed: int, validation_split: float
-                   ) -> _Source:
+def _folder_source(path: str, split: str, split_seed: int, validation_split: float, *,
+                   check_files: bool = True) -> _Source:
     files, labels, classes = folder_files(path, split, split_seed, validation_split)
-    check_image_files(files)
+    if check_files:
+        check_image_files(files)
     return _in_memory_source(np.asarray(files), np.asarray(labels, np.int32), classes,
                              encoded=True)
 

@@ -293,10 +293,9 @@ def test_zero_padding_correction_is_the_convolution_of_the_padded_border():
 
 
 def test_models_without_binary_layers_export_with_a_warning(tmp_path):
-    ba = la.models.build_model("reactnet_a", stage="ba", input_shape=(32, 32, 3),
-                               num_classes=10, width=0.125)
+    real = ex.float_twin(tiny_reactnet())  # the tiny net without quantizers: a small file
     with pytest.warns(UserWarning, match="no fully binary layer"):
-        ex.to_lce(ba, tmp_path / "ba.tflite", verbose=False)
+        ex.to_lce(real, tmp_path / "real.tflite", verbose=False)
 
 
 def test_report_section_is_appended_then_replaced(tmp_path):

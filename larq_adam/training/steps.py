@@ -204,9 +204,9 @@ def _load_data(config: Dict[str, Any]) -> _Data:
                   seed=config["seed"], max_batches=config["max_steps_per_epoch"])
     test, info = data_lib.load(name, "test", batch, shuffle=False, epoch=0, **common)
 
-    def train_from(epoch: int) -> tf.data.Dataset:
+    def train_from(epoch: int) -> tf.data.Dataset:  # the split is checked once, below
         ds, _ = data_lib.load(name, "train", batch, shuffle=True, epoch=epoch, repeat=True,
-                              **common)
+                              check_files=False, **common)
         return ds
 
     _, train_info = data_lib.load(name, "train", batch, shuffle=True, epoch=0, **common)
