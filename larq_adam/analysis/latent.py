@@ -24,11 +24,13 @@ Example:
     >>> cam(np.ones((3, 3, 2, 4))).tolist()
     [1.0, 1.0, 1.0, 1.0]
 """
-from typing import Iterator, List, NamedTuple, Sequence, Tuple, Union
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import larq as lq
 import numpy as np
 import tensorflow as tf
+
+from larq_adam import quantized
 
 __all__ = [
     "BINARY_LAYER_TYPES",
@@ -49,63 +51,16 @@ __all__ = [
 ArrayLike = Union[np.ndarray, tf.Tensor, tf.Variable]
 Arrays = Union[ArrayLike, Sequence[ArrayLike]]
 
-#: The layers that are binarized in the BNN stage (project convention: such a layer is one of
-#: these Larq classes in EVERY stage, with ``None`` quantizers where the stage keeps it real).
-BINARY_LAYER_TYPES = (
-    lq.layers.QuantConv1D,
-    lq.layers.QuantConv2D,
-    lq.layers.QuantConv3D,
-    lq.layers.QuantDepthwiseConv2D,
-    lq.layers.QuantDense,
-)
+#: The layers that are binarized in the BNN stage (see :mod:`larq_adam.quantized`).
+BINARY_LAYER_TYPES = quantized.BINARIZABLE_TYPES
 
 
-# --------------------------------------------------------------------------- model access
-def _walk(layer: tf.keras.layers.Layer) -> Iterator[tf.keras.layers.Layer]:
-    """Layers under ``layer`` in a stable order (topological for functional models)."""
-    children = getattr(layer, "layers", None)
-    if children is None:  # a composite custom layer: its tracked sub-layers
-        children = [
-            m
-            for m in layer._flatten_layers(include_self=False, recursive=False)
-            if isinstance(m, tf.keras.layers.Layer)
-        ]
-    for child in children:
-        yield child
-        if not isinstance(child, BINARY_LAYER_TYPES):
-            yield from _walk(child)
-
-
-def binary_layers(
-    model: tf.keras.layers.Layer, trainable_only: bool = False
-) -> List[tf.keras.layers.Layer]:
-    """The binarizable layers of ``model`` (Sec. 3.3: "the binarized layers"), nested included.
-
-    A layer counts when it is one of :data:`BINARY_LAYER_TYPES` (Larq's ``QuantConv1D/2D/3D``,
-    ``QuantDepthwiseConv2D``, ``QuantDense``), whatever its quantizers are: by the project's
-    convention these are the layers binarized in the BNN stage, so the same layers are found in
-    the FP, BA, BW and BNN stages. Order: the model's layer order (topological for functional
-    models), nested models expanded in place; each layer once.
-
-    Args:
-        model: a Keras model (functional, Sequential or subclassed) or layer.
-        trainable_only: skip layers whose ``trainable`` is False (e.g. a frozen teacher
-            inside a distillation model).
-    """
-    if not isinstance(model, tf.keras.layers.Layer):
-        raise TypeError(
-            f"binary_layers expects a Keras model or layer, got {type(model).__name__}; "
-            "pass the tf.keras.Model whose binarized layers you want"
-        )
-    seen, found = set(), []
-    candidates = [model] if isinstance(model, BINARY_LAYER_TYPES) else _walk(model)
-    for layer in candidates:
-        if isinstance(layer, BINARY_LAYER_TYPES) and id(layer) not in seen:
-            seen.add(id(layer))
-            if trainable_only and not layer.trainable:
-                continue
-            found.append(layer)
-    return found
+def binary_layers(model: tf.keras.layers.Layer, trainable_only: bool = False
+                  ) -> List[tf.keras.layers.Layer]:
+    """The binarizable layers of ``model`` (Sec. 3.3: "the binarized layers"), nested included:
+    :func:`larq_adam.quantized.binarizable_layers`, whose latent weights Eq. 3-7 measure in
+    every stage (FP, BA, BW and BNN find the same layers)."""
+    return quantized.binarizable_layers(model, trainable_only=trainable_only)
 
 
 def kernel_of(layer: tf.keras.layers.Layer) -> tf.Variable:

@@ -10,6 +10,7 @@ from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 import larq as lq
 import tensorflow as tf
 
+from larq_adam import quantized
 from larq_adam.layers import BatchNorm, GemmQuantConv2D
 from larq_adam.stages import Stage, StageLike, quantizers
 
@@ -203,18 +204,6 @@ _MAC_LAYERS = (
 )
 
 
-def _is_binary_quantizer(q) -> bool:
-    return q is not None and getattr(q, "precision", None) == 1
-
-
-def _iter_layers(model: tf.keras.Model) -> Iterator[tf.keras.layers.Layer]:
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.Model):
-            yield from _iter_layers(layer)
-        else:
-            yield layer
-
-
 def _pixels(shape) -> int:
     shape = tf.TensorShape(shape)
     return int(math.prod(int(d) for d in shape[1:-1])) if shape.rank > 2 else 1
@@ -237,7 +226,7 @@ def count_ops(model: tf.keras.Model) -> Dict[str, int]:
     padding (cropped right after) is not counted, as the reference does not compute it.
     """
     binary = real = elementwise = 0
-    layers = list(_iter_layers(model))
+    layers = list(quantized.walk(model))
     crops = {layer.name: layer for layer in layers if isinstance(layer, tf.keras.layers.Cropping2D)}
     for layer in layers:
         if isinstance(layer, _MAC_LAYERS):
@@ -249,8 +238,7 @@ def count_ops(model: tf.keras.Model) -> Dict[str, int]:
             # column that its "<conv>_crop" layer drops: count the useful outputs only.
             crop = crops.get(f"{layer.name}_crop")
             macs = per_pixel * _pixels((crop or layer).output_shape)
-            if _is_binary_quantizer(getattr(layer, "input_quantizer", None)) and \
-                    _is_binary_quantizer(getattr(layer, "kernel_quantizer", None)):
+            if quantized.is_fully_binary(layer):
                 binary += macs
             else:
                 real += macs
