@@ -53,6 +53,7 @@ from larq_adam.atomic import (
     remove_partial_files,
 )
 from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
+from larq_adam.records import RunResult, StepResult
 from larq_adam.run_files import h5_problem, read_history, read_json, trim_history
 from larq_adam.stages import Stage
 from larq_adam.training import distribute, resume as resume_lib
@@ -137,48 +138,6 @@ class Step:
         out = dataclasses.asdict(self)
         out["stage"] = self.stage.value
         return out
-
-
-@dataclasses.dataclass
-class StepResult:
-    """What a finished step measured (also saved as ``result.json`` in its folder).
-
-    ``test_accuracy`` / ``test_top5`` are the final weights' top-1 / top-5 on the test
-    split; ``best_accuracy`` is the best top-1 of any epoch's weights (kept in
-    ``best.weights.h5``) and ``best_epoch`` that epoch (0-based, as ``history.csv``).
-    ``seconds`` counts every process that worked on the step (up to its last checkpoint).
-    """
-
-    name: str
-    stage: str
-    dir: str
-    test_accuracy: float
-    test_top5: float
-    ff_ratio: Optional[float]
-    c2i_ratio: Optional[float]
-    epochs: int
-    seconds: float
-    weight_decay: float
-    optimizer: str
-    learning_rate: Optional[float]
-    best_accuracy: Optional[float] = None
-    best_epoch: Optional[int] = None
-    history: List[Dict[str, float]] = dataclasses.field(default_factory=list, repr=False)
-
-    def to_json(self) -> Dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out.pop("history")
-        return out
-
-
-@dataclasses.dataclass
-class RunResult:
-    """A whole run: its folder, its steps in order, the teacher's step (if trained here)."""
-
-    run_dir: str
-    steps: List[StepResult]
-    teacher: Optional[StepResult]
-    final_model_path: str
 
 
 @dataclasses.dataclass

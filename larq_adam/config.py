@@ -1,0 +1,205 @@
+"""One typed run configuration: what the command line builds, ``config.json`` stores,
+``--resume`` compares and ``--config RUN/config.json`` runs again.
+
+A :class:`RunConfig` is frozen and checked when it is made, so a bad value fails with one
+line (:class:`~larq_adam.errors.UserInputError`) before anything is written. It describes
+either scheme of the paper:
+
+* ``kind="one_step"`` - one step in ``stage`` with ``weight_decay`` (Table 1's upper rows,
+  Table 5, Fig. 2 and 8);
+* ``kind="two_step"`` - step 1 in the first stage of ``order`` with ``step1_weight_decay``,
+  step 2 fully binary with ``step2_weight_decay``, started from step 1's ``init`` weights
+  (Sec. 3.3.3, Tables 1 and 4: ``babw`` with 5e-6 / 0 is the paper's scheme).
+
+Example:
+    >>> cfg = RunConfig(kind="two_step", epochs=2, width=0.25, teacher="auto")
+    >>> RunConfig.from_json(cfg.to_json()) == cfg
+    True
+    >>> cfg.replace(epochs=3).epochs
+    3
+"""
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+from larq_adam.errors import CorruptFileError, UserInputError
+
+__all__ = ["RunConfig", "KINDS", "ORDERS", "STAGES", "INITS", "TEACHER_CHOICES",
+           "RUN_META_KEYS"]
+
+KINDS = ("one_step", "two_step")
+#: two-step orders -> (step 1 stage, step 2 stage), Table 4.
+ORDERS = {"babw": ("ba", "bnn"), "bwba": ("bw", "bnn")}
+STAGES = ("fp", "ba", "bw", "bnn")
+INITS = ("best", "final")
+TEACHER_CHOICES = ("auto", "none")
+#: keys the run adds to ``config.json`` beside the configuration (read back, not compared).
+RUN_META_KEYS = ("changes", "steps", "final_model", "teacher_path")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a training run (``larq-adam train``'s options, one field each).
+
+    Data: ``data`` (a name of :func:`larq_adam.data.load`, or ``folder:PATH``), ``data_dir``,
+    ``image_size`` (None: the dataset's), ``batch_size`` (global), ``max_steps_per_epoch``.
+    Model: ``model``, ``width`` (channel multiplier), ``pad_values`` (0: the reference's
+    zero padding; 1: LCE's fast path).
+    Optimisation (Sec. 3.2-3.3): ``optimizer``, ``learning_rate`` (None: the optimizer's
+    default), ``schedule`` (``linear`` is the paper's), ``exact_reference`` (the released
+    code's off-by-one linear decay), ``epochs`` (per step).
+    Distillation: ``teacher`` (None, ``"auto"`` to train a real-valued teacher first, or a
+    saved model's path), ``teacher_model``, ``teacher_width`` and ``teacher_epochs`` (None:
+    the student's).
+    Scheme: ``kind``; one step: ``stage``, ``weight_decay``; two steps: ``order``,
+    ``step1_weight_decay``, ``step2_weight_decay``, ``init``.
+    Run: ``strategy`` (:func:`larq_adam.training.distribute.strategy`), ``seed``,
+    ``analysis`` (the paper's measurement callbacks).
+    """
+
+    kind: str = "two_step"
+    data: str = "mnist5k"
+    data_dir: Optional[str] = None
+    image_size: Optional[int] = None
+    batch_size: int = 64
+    max_steps_per_epoch: Optional[int] = None
+    model: str = "reactnet_a"
+    width: float = 1.0
+    pad_values: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: Optional[float] = None
+    schedule: str = "linear"
+    exact_reference: bool = False
+    epochs: int = 1
+    teacher: Optional[str] = None
+    teacher_model: str = "resnet18"
+    teacher_width: Optional[float] = None
+    teacher_epochs: Optional[int] = None
+    stage: str = "bnn"
+    weight_decay: float = 0.0
+    order: str = "babw"
+    step1_weight_decay: float = 5e-6
+    step2_weight_decay: float = 0.0
+    init: str = "best"
+    strategy: str = "default"
+    seed: int = 0
+    analysis: bool = True
+
+    def __post_init__(self) -> None:
+        if self.teacher in ("none", ""):
+            object.__setattr__(self, "teacher", None)
+        stage = getattr(self.stage, "value", self.stage)  # a larq_adam.Stage is accepted
+        object.__setattr__(self, "stage", str(stage).lower())
+        object.__setattr__(self, "optimizer", str(self.optimizer).lower())
+        for key in ("width", "pad_values", "weight_decay", "step1_weight_decay",
+                    "step2_weight_decay"):
+            if _is_number(getattr(self, key)):
+                object.__setattr__(self, key, float(getattr(self, key)))
+        self._check_choices()
+        self._check_numbers()
+
+    def _check_choices(self) -> None:
+        from larq_adam import models  # the registries need TensorFlow: only when checked
+        from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, SCHEDULES
+        choices = {"kind": KINDS, "model": models.available(),
+                   "teacher_model": models.available(), "optimizer": DEFAULT_LEARNING_RATES,
+                   "schedule": SCHEDULES, "stage": STAGES, "order": ORDERS, "init": INITS}
+        for key, valid in choices.items():
+            if getattr(self, key) not in valid:
+                raise UserInputError(f"unknown {key} {getattr(self, key)!r}; valid: "
+                                     f"{', '.join(valid)}")
+
+    def _check_numbers(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise UserInputError(what)
+
+        for key in ("epochs", "batch_size", "seed"):
+            value = getattr(self, key)
+            need(_is_count(value) or (key == "seed" and value == 0),
+                 f"{key} must be an int >= {0 if key == 'seed' else 1}, got {value!r}")
+        for key in ("max_steps_per_epoch", "teacher_epochs", "image_size"):
+            value = getattr(self, key)
+            need(value is None or _is_count(value),
+                 f"{key} must be None or an int >= 1, got {value!r}")
+        for key in ("width", "teacher_width", "learning_rate"):
+            value = getattr(self, key)
+            need((value is None and key != "width") or (_is_number(value) and value > 0),
+                 f"{key} must be a number > 0, got {value!r}")
+        for key in ("pad_values", "weight_decay", "step1_weight_decay", "step2_weight_decay"):
+            need(_is_number(getattr(self, key)),
+                 f"{key} must be a finite number, got {getattr(self, key)!r}")
+
+    # ------------------------------------------------------------------ derived settings
+    @property
+    def step_stages(self) -> Dict[str, str]:
+        """Step folder name -> stage (``{"step": stage}`` or ``{"step1": .., "step2": ..}``)."""
+        if self.kind == "one_step":
+            return {"step": self.stage}
+        first, second = ORDERS[self.order]
+        return {"step1": first, "step2": second}
+
+    @property
+    def step_weight_decays(self) -> Dict[str, float]:
+        """Step folder name -> its coupled weight decay on the latent weights (Sec. 3.3.1)."""
+        if self.kind == "one_step":
+            return {"step": self.weight_decay}
+        return {"step1": self.step1_weight_decay, "step2": self.step2_weight_decay}
+
+    @property
+    def resolved_teacher_width(self) -> float:
+        return self.width if self.teacher_width is None else self.teacher_width
+
+    @property
+    def resolved_teacher_epochs(self) -> int:
+        return self.epochs if self.teacher_epochs is None else self.teacher_epochs
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with ``changes`` (checked like a new configuration)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ storage
+    def to_json(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any], *, where: str = "the configuration"
+                  ) -> "RunConfig":
+        """The configuration in ``record`` (a ``config.json``'s content; the run's own keys
+        :data:`RUN_META_KEYS` are skipped); one line naming unknown keys."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record) - fields - set(RUN_META_KEYS))
+        if unknown:
+            raise UserInputError(f"{where} has unknown settings {unknown}; valid: "
+                                 f"{', '.join(sorted(fields))}")
+        return cls(**{k: v for k, v in record.items() if k in fields})
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "RunConfig":
+        """Read a run's ``config.json`` (or the run folder holding it)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise UserInputError(f"--config {path}: no such file; pass a run's config.json "
+                                 "(or its run folder)")
+        try:
+            record = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(f"{path} is not valid JSON ({exc}); pass a run's "
+                                   "config.json as written by larq-adam train") from None
+        if not isinstance(record, dict):
+            raise CorruptFileError(f"{path} does not hold a JSON object; pass a run's "
+                                   "config.json as written by larq-adam train")
+        return cls.from_json(record, where=str(path))

@@ -1,0 +1,76 @@
+"""Typed records of what a run measured: written by training, read by the report.
+
+One schema: :class:`StepResult` is a step's ``result.json`` and :class:`RunResult` the
+whole run. Neither needs TensorFlow, so a report can be made on a machine without it.
+"""
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from larq_adam.errors import CorruptFileError
+
+__all__ = ["StepResult", "RunResult"]
+
+
+@dataclasses.dataclass
+class StepResult:
+    """What a finished step measured (saved as ``result.json`` in its folder).
+
+    ``test_accuracy`` / ``test_top5`` are the final weights' top-1 / top-5 on the test
+    split; ``best_accuracy`` is the best top-1 of any epoch's weights (kept in
+    ``best.weights.h5``) and ``best_epoch`` that epoch (0-based, as ``history.csv``).
+    ``ff_ratio`` is the step's FF ratio (Eq. 4-5) over all its iterations and ``c2i_ratio``
+    its C2I ratio against the step's initial weights (Eq. 6-7, Table 1). ``seconds`` counts
+    every process that worked on the step (up to its last checkpoint).
+    """
+
+    name: str
+    stage: str
+    dir: str
+    test_accuracy: float
+    test_top5: float
+    ff_ratio: Optional[float]
+    c2i_ratio: Optional[float]
+    epochs: int
+    seconds: float
+    weight_decay: float
+    optimizer: str
+    learning_rate: Optional[float]
+    best_accuracy: Optional[float] = None
+    best_epoch: Optional[int] = None
+    history: List[Dict[str, float]] = dataclasses.field(default_factory=list, repr=False)
+
+    def to_json(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("history")
+        return out
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any], *,
+                  history: Optional[List[Dict[str, float]]] = None) -> "StepResult":
+        fields = {f.name for f in dataclasses.fields(cls)} - {"history"}
+        return cls(**{k: v for k, v in record.items() if k in fields}, history=history or [])
+
+    @classmethod
+    def load(cls, path: Union[str, Path], *,
+             history: Optional[List[Dict[str, float]]] = None) -> "StepResult":
+        """Read a ``result.json``; :class:`CorruptFileError` names a damaged file."""
+        path = Path(path)
+        try:
+            record = json.loads(path.read_text())
+            return cls.from_json(record, history=history)
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(f"{path} cannot be read as a step result ({exc}): delete "
+                                   "it and run again with --resume to finish the step "
+                                   "again") from None
+
+
+@dataclasses.dataclass
+class RunResult:
+    """A whole run: its folder, its steps in order, the teacher's step (if trained here)."""
+
+    run_dir: str
+    steps: List[StepResult]
+    teacher: Optional[StepResult]
+    final_model_path: str
