@@ -46,6 +46,16 @@ class StepResult:
         out.pop("history")
         return out
 
+    def summary_line(self) -> str:
+        """One line: stage, decay, top-1 (best and its epoch), top-5, FF, C2I, time."""
+        ff = f"{self.ff_ratio:.3e}" if self.ff_ratio is not None else "-"
+        c2i = f"{self.c2i_ratio:.4f}" if self.c2i_ratio is not None else "-"
+        best = (f" best={self.best_accuracy:.4f}@{self.best_epoch + 1}"
+                if self.best_accuracy is not None and self.best_epoch is not None else "")
+        return (f"[{self.name}] stage={self.stage} wd={self.weight_decay:g} "
+                f"top-1={self.test_accuracy:.4f}{best} top-5={self.test_top5:.4f} FF={ff} "
+                f"C2I={c2i} ({self.seconds:.0f} s)")
+
     @classmethod
     def from_json(cls, record: Mapping[str, Any], *,
                   history: Optional[List[Dict[str, float]]] = None) -> "StepResult":
