@@ -45,7 +45,7 @@ The returned optimizers are ordinary Keras optimizers (classes registered as
 """
 import math
 import warnings
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import larq as lq
 import tensorflow as tf
@@ -548,9 +548,21 @@ def make_optimizer(
         A Keras optimizer (a :class:`BopCaseOptimizer`, i.e. a ``lq.optimizers.
         CaseOptimizer``, for ``bop``).
     """
+    name = _check_arguments(name, weight_decay, learning_rate, model)
+    group = decay_variables(model) if model is not None else []
+    lr = _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epoch,
+                                 exact_reference)
+    if name == "bop":
+        return _make_bop(lr, weight_decay, group, kwargs)
+    cls, fixed = _CLASSES[name]
+    return cls(learning_rate=lr, coupled_weight_decay=weight_decay, decay_variables=group,
+               **fixed, **kwargs)
+
+
+def _check_arguments(name, weight_decay, learning_rate, model) -> str:
+    """The optimizer's name (lower case), after checking the arguments make_optimizer got."""
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
         raise UserInputError(f"unknown optimizer {name!r}: valid names are {list(OPTIMIZERS)}")
-    name = name.lower()
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
         raise TypeError(f"weight_decay must be a number, got {weight_decay!r}")
     if not math.isfinite(weight_decay):
@@ -561,40 +573,38 @@ def make_optimizer(
             f"weight_decay={weight_decay} needs the model whose conv kernels and shifts it "
             "decays: pass model=<the built tf.keras.Model> (or weight_decay=0)"
         )
-    group = decay_variables(model) if model is not None else []
-    lr = _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epoch,
-                                 exact_reference)
+    return name.lower()
 
-    if name == "bop":
-        bop_kwargs = {k: kwargs.pop(k) for k in ("threshold", "gamma") if k in kwargs}
-        binary = [v for v in group if lq.optimizers.Bop.is_binary_variable(v)]
-        binary_keys = {_variable_key(v) for v in binary}
-        real_group = [v for v in group if _variable_key(v) not in binary_keys]
-        if weight_decay != 0 and not real_group:
-            warnings.warn(
-                "bop: weight decay applies to the real-valued 4-D variables only (Bop's "
-                "binary kernels have no magnitude to decay) and this model has none",
-                stacklevel=2,
-            )
-            weight_decay = 0.0
-        adam = LegacyAdam(learning_rate=lr, coupled_weight_decay=weight_decay,
-                          decay_variables=real_group, **kwargs)
-        return BopCaseOptimizer(
-            (lq.optimizers.Bop.is_binary_variable, lq.optimizers.Bop(**bop_kwargs)),
-            default_optimizer=adam,
+
+def _make_bop(lr, weight_decay: float, group: List[tf.Variable], kwargs: Dict[str, Any]
+              ) -> "BopCaseOptimizer":
+    """Bop on the binary kernels, Adam with the coupled decay on the real 4-D variables."""
+    bop_kwargs = {k: kwargs.pop(k) for k in ("threshold", "gamma") if k in kwargs}
+    binary_keys = {_variable_key(v) for v in group if lq.optimizers.Bop.is_binary_variable(v)}
+    real_group = [v for v in group if _variable_key(v) not in binary_keys]
+    if weight_decay != 0 and not real_group:
+        warnings.warn(
+            "bop: weight decay applies to the real-valued 4-D variables only (Bop's "
+            "binary kernels have no magnitude to decay) and this model has none",
+            stacklevel=3,
         )
+        weight_decay = 0.0
+    adam = LegacyAdam(learning_rate=lr, coupled_weight_decay=weight_decay,
+                      decay_variables=real_group, **kwargs)
+    return BopCaseOptimizer(
+        (lq.optimizers.Bop.is_binary_variable, lq.optimizers.Bop(**bop_kwargs)),
+        default_optimizer=adam,
+    )
 
-    decay = dict(coupled_weight_decay=weight_decay, decay_variables=group)
-    if name == "adam":
-        return Adam(learning_rate=lr, **decay, **kwargs)
-    if name == "amsgrad":
-        return Adam(learning_rate=lr, amsgrad=True, name="AMSGrad", **decay, **kwargs)
-    if name == "sgd":
-        return SGD(learning_rate=lr, **decay, **kwargs)
-    if name == "rmsprop":
-        return RMSprop(learning_rate=lr, **decay, **kwargs)
-    if name == "adagrad":
-        return Adagrad(learning_rate=lr, **decay, **kwargs)
-    if name == "adadelta":
-        return Adadelta(learning_rate=lr, **decay, **kwargs)
-    return AdaBound(learning_rate=lr, **decay, **kwargs)
+
+#: optimizer name -> (class, fixed keyword arguments); every class applies the coupled decay
+#: of :class:`_CoupledDecay` (Sec. 3.3.1) the same way.
+_CLASSES = {
+    "adam": (Adam, {}),
+    "amsgrad": (Adam, {"amsgrad": True, "name": "AMSGrad"}),
+    "sgd": (SGD, {}),
+    "rmsprop": (RMSprop, {}),
+    "adagrad": (Adagrad, {}),
+    "adadelta": (Adadelta, {}),
+    "adabound": (AdaBound, {}),
+}

@@ -97,8 +97,9 @@ class LinearDecay(_Schedule):
 
 
 @_register
-class CosineDecay(_Schedule):
-    """Cosine annealing from ``initial_learning_rate`` to 0 over ``epochs``.
+class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
+    """Cosine annealing from ``initial_learning_rate`` to 0 over ``epochs``: Keras' own
+    ``CosineDecay`` counted in epochs.
 
     ``lr(step) = lr * 0.5 * (1 + cos(pi * min(s, S) / S))`` with ``S = epochs *
     steps_per_epoch`` and ``s = step`` (per step, the default: smooth, as
@@ -121,22 +122,17 @@ class CosineDecay(_Schedule):
         per_epoch: bool = False,
         name: str = "CosineDecay",
     ):
-        super().__init__()
-        self.initial_learning_rate = _learning_rate(initial_learning_rate)
         self.epochs = _positive_int(epochs, "epochs")
         self.steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
         self.per_epoch = bool(per_epoch)
-        self.name = name
+        super().__init__(_learning_rate(initial_learning_rate),
+                         self.epochs if self.per_epoch else self.epochs * self.steps_per_epoch,
+                         alpha=0.0, name=name)
 
     def __call__(self, step):
-        with tf.name_scope(self.name):
-            step = tf.cast(step, tf.float32)
-            if self.per_epoch:
-                progress = tf.floor(step / float(self.steps_per_epoch)) / float(self.epochs)
-            else:
-                progress = step / float(self.epochs * self.steps_per_epoch)
-            progress = tf.minimum(progress, 1.0)
-            return self.initial_learning_rate * 0.5 * (1.0 + tf.cos(math.pi * progress))
+        if self.per_epoch:
+            step = tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch)
+        return super().__call__(step)
 
     def get_config(self):
         return {
