@@ -29,7 +29,7 @@ def _write_step(run, name, stage, wd, epochs=3, seed=0, records=True, acc0=0.3):
                 "epoch": e, "accuracy": acc0 + 0.1 * e, "val_accuracy": acc0 + 0.12 * e,
                 "ff_ratio": 1e-3 / (e + 1)})
     (d / "result.json").write_text(json.dumps({
-        "name": name, "stage": stage, "test_accuracy": acc0 + 0.25, "test_top5": 0.9,
+        "name": name, "stage": stage, "dir": str(d), "test_accuracy": acc0 + 0.25, "test_top5": 0.9,
         "ff_ratio": 4.5e-4, "c2i_ratio": 0.66, "epochs": epochs, "seconds": 12.0,
         "weight_decay": wd, "optimizer": "adam", "learning_rate": 1e-3,
         "best_accuracy": acc0 + 0.3, "best_epoch": epochs - 2}))
@@ -155,7 +155,8 @@ def test_summary_shows_final_and_best_top1_and_the_whole_step_time(tmp_path):
 
 
 @pytest.mark.parametrize("name,damage,match", [
-    ("result.json", lambda t: t[:30], r"step2.result\.json is not valid JSON .*--resume"),
+    ("result.json", lambda t: t[:30],
+     r"step2.result\.json cannot be read as a step result .*--resume"),
     ("history.csv", lambda t: t.replace("\n1,", "\nxx,", 1),
      r"step2.history\.csv line 3 is not a row of 13 numbers"),
 ])
@@ -166,17 +167,6 @@ def test_report_names_a_damaged_file_in_one_line(tmp_path, name, damage, match):
     with pytest.raises(CorruptFileError, match=match) as err:
         report.make_report(run)
     assert "\n" not in str(err.value)
-
-
-def test_make_report_keeps_the_export_section_and_regenerates_the_rest(tmp_path):
-    run = fake_two_step_run(tmp_path)
-    export = "## Export\n\nLCE file: model.tflite, max abs error 3e-05: PASS\n"
-    (run / "report.md").write_text("# old\n\nstale text\n\n" + export + "\n## Later\nold\n")
-    text = report.make_report(run).read_text()
-    assert "stale text" not in text and "## Later" not in text
-    assert export.strip() in text
-    assert text.index("## Summary") < text.index("## Export")
-    assert report.make_report(run).read_text().count("## Export") == 1  # idempotent
 
 
 def test_make_report_without_records_lists_what_is_not_shown(tmp_path):
@@ -231,3 +221,20 @@ def test_toy_landscape_figure_has_four_panels():
     paths = {"sgd": np.zeros((3, 2)), "adam": np.ones((3, 2))}
     fig = report.toy_landscape_figure(x, x, z, z, paths)
     assert isinstance(fig, Figure) and len(fig.axes) == 4
+
+
+def test_an_unfinished_step_shows_its_settings_and_no_numbers(tmp_path):
+    run = fake_two_step_run(tmp_path, teacher=False)
+    (run / "step2" / "result.json").unlink()
+    headers, rows = report.parse_markdown_table(report.make_report(run).read_text())
+    step2 = dict(zip(headers, rows[1]))
+    assert step2["stage"] == "bnn" and step2["weight decay"] == "0"  # from step2/config.json
+    assert step2["top-1 (%)"] == step2["FF ratio"] == step2["time (s)"] == "-"
+    assert step2["epochs"] == "3"  # the rows of history.csv
+
+
+def test_ff_series_is_the_logged_ff_ratio_not_a_recomputation(tmp_path):
+    run = report.load_run(fake_two_step_run(tmp_path))
+    epochs, ff = run.steps[0].ff_series()
+    assert epochs.tolist() == [1, 2, 3]
+    assert ff.tolist() == pytest.approx([1e-3, 1e-3 / 2, 1e-3 / 3])  # history.csv's column
