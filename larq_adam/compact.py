@@ -15,21 +15,27 @@ from typing import Dict, List, Tuple
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["CLASSIFIER_DTYPES", "compact_classifier", "as_stored", "stored_weights"]
+from larq_adam.errors import UserInputError
+
+__all__ = ["CLASSIFIER_DTYPES", "check_dtype", "compact_classifier", "as_stored",
+           "stored_weights"]
 
 CLASSIFIER_DTYPES = ("float32", "float16", "int8")
 
 
-def _check(dtype: str) -> str:
+def check_dtype(dtype: str) -> str:
+    """``dtype`` when it is a classifier storage of :data:`CLASSIFIER_DTYPES`, else one line
+    naming the valid ones."""
     if dtype not in CLASSIFIER_DTYPES:
-        raise ValueError(f"classifier dtype must be one of {CLASSIFIER_DTYPES}, got {dtype!r}")
+        raise UserInputError(f"classifier storage must be one of "
+                             f"{', '.join(CLASSIFIER_DTYPES)}; got {dtype!r}")
     return dtype
 
 
 def stored_weights(kernel: np.ndarray, dtype: str) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     """``kernel`` (TFLite layout ``(out, in)``) as stored in ``dtype``: the raw array and,
     for int8, the symmetric per-output-unit ``scale`` (``max|w| / 127``) and zero points."""
-    _check(dtype)
+    check_dtype(dtype)
     kernel = np.asarray(kernel, dtype=np.float32)
     if dtype == "float16":
         return kernel.astype(np.float16), {}
@@ -49,14 +55,16 @@ def _dequantized(kernel: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def as_stored(model: tf.keras.Model, dtype: str) -> tf.keras.Model:
-    """A copy of ``model`` whose ``Dense`` kernels are rounded as :func:`compact_classifier`
-    stores them: the Keras model that the compact file computes exactly."""
+    """A copy of ``model`` whose ``Dense`` kernels (nested models included) are rounded as
+    :func:`compact_classifier` stores them: the Keras model that the compact file computes
+    exactly."""
     from larq_adam.models._common import quiet_larq
+    from larq_adam.quantized import walk
 
     with quiet_larq():
         twin = tf.keras.models.clone_model(model)
     twin.set_weights(model.get_weights())
-    for layer in twin.layers:
+    for layer in walk(twin):
         if isinstance(layer, tf.keras.layers.Dense):
             kernel = layer.kernel.numpy()  # Keras (in, out) = TFLite (out, in) transposed
             layer.kernel.assign(_dequantized(kernel.T, dtype).T)
@@ -112,7 +120,7 @@ def compact_classifier(flatbuffer: bytes, dtype: str = "float16") -> Tuple[bytes
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    if _check(dtype) == "float32":
+    if check_dtype(dtype) == "float32":
         return flatbuffer, []
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
     fc = _opcode_index(model, schema.BuiltinOperator.FULLY_CONNECTED)
