@@ -2,7 +2,7 @@
 
 >>> import larq_adam as la
 >>> la.models.available()
-['reactnet_a', 'resnet18', 'resnet34', 'strong_baseline']
+['birealnet', 'quicknet', 'reactnet_a', 'real_to_bin', 'resnet18', 'resnet34', 'strong_baseline']
 >>> model = la.models.build_model("reactnet_a", stage="ba", input_shape=(32, 32, 3),
 ...                               num_classes=10, width=0.25)
 
@@ -19,6 +19,7 @@ from larq_adam.models.pytorch_import import from_pytorch
 from larq_adam.models.reactnet import reactnet_a
 from larq_adam.models.strong_baseline import strong_baseline
 from larq_adam.models.teachers import resnet18, resnet34
+from larq_adam.models.zoo import birealnet, quicknet, real_to_bin
 from larq_adam.stages import Stage, StageLike
 
 __all__ = ["available", "build_model", "count_ops", "from_pytorch", "is_teacher", "reactnet_a",
@@ -27,6 +28,9 @@ __all__ = ["available", "build_model", "count_ops", "from_pytorch", "is_teacher"
 _BNNS: Dict[str, Callable[..., tf.keras.Model]] = {
     "reactnet_a": reactnet_a,
     "strong_baseline": strong_baseline,
+    "quicknet": quicknet,  # larq-zoo's networks (models/zoo.py)
+    "real_to_bin": real_to_bin,
+    "birealnet": birealnet,
 }
 _TEACHERS: Dict[str, Callable[..., tf.keras.Model]] = {
     "resnet18": resnet18,

@@ -1,6 +1,28 @@
 """Pieces shared by the model factories: argument checks, width scaling, PyTorch-default
 initialisers and batch norm, the one binary 3x3 convolution helper (padding lives here),
 and a local switch that mutes one Larq warning while a factory runs.
+
+Padding of :func:`binary_conv` (decided here only, so it can be switched in one spot):
+
+* 1x1: no padding.
+* 3x3, stride 1: ``padding="same"`` pads the *binarized* input (Larq pads after the
+  input quantizer) with ``pad_values`` -- 0 is the authors' PyTorch code, 1 is LCE's
+  fast path.
+* 3x3, stride 2, even input side: TF's "same" would pad (0 before, 1 after), PyTorch
+  pads 1 on both sides. To pad the binarized input symmetrically we append one row and
+  column of zeros to the *real* input (making the side odd), where "same" at stride 2
+  pads symmetrically (1, 1), and crop the extra last output row/column that only the
+  appended row reached. The result equals ``conv(pad(sign(x), 1, value=pad_values))``
+  with stride 2 exactly. The crop comes after the BN and ``post`` so that LCE can
+  still fuse the BN into the binary conv: per-channel ops commute with the crop, and
+  the BN's *batch statistics* in training leave the extra row/column out
+  (:class:`larq_adam.layers.BatchNorm` ``stats_crop``), so training computes exactly
+  the reference's ``conv -> BN`` too. ``post`` must act per element (no batch
+  statistics).
+* ``symmetric=False`` gives plain TF "same" (asymmetric at stride 2).
+
+A stride-1 conv on a map smaller than its kernel is a :class:`GemmQuantConv2D` (the
+same function as one matrix product: 3x faster there).
 """
 import contextlib
 import logging
@@ -118,27 +140,9 @@ def binary_conv(
     the reference's padding, followed by a BatchNorm named ``bn_name`` (if given) and the
     per-channel ``post`` layer (e.g. a rescale).
 
-    Padding (the one place it is decided, so it can be switched in one spot):
-
-    * 1x1: no padding.
-    * 3x3, stride 1: ``padding="same"`` pads the *binarized* input (Larq pads after the
-      input quantizer) with ``pad_values`` -- 0 is the authors' PyTorch code, 1 is LCE's
-      fast path.
-    * 3x3, stride 2, even input side: TF's "same" would pad (0 before, 1 after), PyTorch
-      pads 1 on both sides. To pad the binarized input symmetrically we append one row and
-      column of zeros to the *real* input (making the side odd), where "same" at stride 2
-      pads symmetrically (1, 1), and crop the extra last output row/column that only the
-      appended row reached. The result equals ``conv(pad(sign(x), 1, value=pad_values))``
-      with stride 2 exactly. The crop comes after the BN and ``post`` so that LCE can
-      still fuse the BN into the binary conv: per-channel ops commute with the crop, and
-      the BN's *batch statistics* in training leave the extra row/column out
-      (:class:`larq_adam.layers.BatchNorm` ``stats_crop``), so training computes exactly
-      the reference's ``conv -> BN`` too. ``post`` must act per element (no batch
-      statistics).
-    * ``symmetric=False`` gives plain TF "same" (asymmetric at stride 2).
-
-    A stride-1 conv on a map smaller than its kernel is a :class:`GemmQuantConv2D` (the
-    same function as one matrix product: 3x faster there).
+    Padding: see the module docstring ("Padding"), the one place it is decided. A stride-1
+    conv on a map smaller than its kernel is a :class:`GemmQuantConv2D` (the same function
+    as one matrix product: 3x faster there).
 
     In stages with real activations (FP, BW) the padding value is 0 whatever
     ``pad_values`` is: zero padding of real activations, as the reference.
