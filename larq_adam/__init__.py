@@ -6,24 +6,33 @@ optimisation measurements as Keras callbacks (FF ratio, C2I ratio, CAM/SDAM, sat
 its training recipes (Adam + weight decay on the latent weights, distillation, two-step
 BABW), the report, and export to Larq Compute Engine.
 
-Importing this package selects Keras 2 for TensorFlow (see :mod:`larq_adam._keras2`);
-sub-packages load on first use, so ``import larq_adam as la; la.models`` just works.
+Importing this package selects Keras 2 for TensorFlow (see :mod:`larq_adam._keras2`) and
+registers the custom layers, so ``tf.keras.models.load_model`` reads the project's models;
+sub-packages load on first use, so ``import larq_adam as la; la.models`` just works. The
+``larq-adam`` command (:mod:`larq_adam.cli`) defers all of it until a command runs.
 """
 import importlib
 
-from larq_adam import _keras2  # noqa: F401  (must run before TensorFlow resolves tf.keras)
-from larq_adam import layers  # noqa: F401  (registers the custom layers for load_model)
-from larq_adam.stages import Stage
+from larq_adam import _keras2  # must run before TensorFlow resolves tf.keras
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("analysis", "compact", "data", "errors", "export", "layers", "models", "report",
-               "stages", "training")
+_SUBMODULES = ("analysis", "atomic", "cli", "compact", "config", "data", "errors",
+               "experiments", "export", "layers", "models", "quantized", "records", "report",
+               "run_files", "stages", "training")
 
 __all__ = ["Stage", "__version__", *_SUBMODULES]
 
+if not _keras2.started_as_command():
+    from larq_adam import layers  # noqa: F401  (registers the custom layers for load_model)
+
 
 def __getattr__(name: str):
+    if name == "Stage":
+        from larq_adam.stages import Stage
+
+        globals()["Stage"] = Stage
+        return Stage
     if name in _SUBMODULES:
         module = importlib.import_module(f"larq_adam.{name}")
         globals()[name] = module

@@ -119,6 +119,24 @@ class RunConfig:
             if getattr(self, key) not in valid:
                 raise UserInputError(f"unknown {key} {getattr(self, key)!r}; valid: "
                                      f"{', '.join(valid)}")
+        students = [m for m in models.available() if not models.is_teacher(m)]
+        if models.is_teacher(self.model) and (self.kind, self.stage) != ("one_step", "fp"):
+            raise UserInputError(f"model {self.model!r} is a real-valued teacher, not a binary "
+                                 f"network (it trains only as one step in stage fp); valid "
+                                 f"students: {', '.join(students)}")
+        if not models.is_teacher(self.teacher_model):
+            teachers = [m for m in models.available() if models.is_teacher(m)]
+            raise UserInputError(f"teacher_model {self.teacher_model!r} is not a teacher "
+                                 f"network; valid: {', '.join(teachers)}")
+        self._check_strategy()
+
+    def _check_strategy(self) -> None:
+        from larq_adam.training.distribute import STRATEGIES
+
+        name = str(self.strategy).lower()
+        if name not in STRATEGIES and not name.startswith("tpu:"):
+            raise UserInputError(f"unknown strategy {self.strategy!r}; valid: "
+                                 f"{', '.join(STRATEGIES)}, tpu:ADDRESS")
 
     def _check_numbers(self) -> None:
         def need(ok: bool, what: str) -> None:

@@ -1,8 +1,5 @@
 """Shared test set-up: quiet TensorFlow, Keras 2 selected, deterministic seeds."""
-import importlib
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,16 +14,3 @@ def _fresh_keras_session():
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(0)
     yield
-
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-
-
-@pytest.fixture
-def recipe():
-    """Import a recipe module from recipes/ by name."""
-    sys.path.insert(0, str(RECIPES))
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(str(RECIPES))

@@ -199,47 +199,43 @@ def test_pytorch_bnn_checkpoint_exports_to_lce_and_verifies(tmp_path):
     assert result["passed"]
 
 
-@pytest.fixture
-def import_recipe(monkeypatch):
-    """recipes/import_pytorch.py as a module."""
-    import importlib
-    from pathlib import Path
+def test_import_command_explains_its_options_in_help(capsys):
+    from larq_adam.cli import import_weights, main as cli
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "recipes"))
-    return importlib.import_module("import_pytorch")
-
-
-def test_import_recipe_explains_its_flags_in_help(import_recipe, capsys):
     with pytest.raises(SystemExit) as exit_:
-        import_recipe.main(["--help"])
+        cli.main(["import", "--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--model", "--stage", "--image-size", "--num-classes", "--width", "--out",
-                 "--lce", "--images", "--random-images", "lce_benchmark_model"):
+                 "--lce", "--images", "DataParallel"):
         assert flag in text, flag
-    assert import_recipe.default_out("runs/model_best.pth.tar") == "runs/model_best.h5"
+    assert import_weights.default_out("runs/model_best.pth.tar") == "runs/model_best.h5"
 
 
-def test_import_recipe_saves_the_imported_model_and_reports_bad_input(
-        import_recipe, tmp_path, capsys):
+def test_import_command_saves_the_imported_model_and_reports_bad_input(tmp_path, capsys):
     import tensorflow as tf
+
+    from larq_adam.cli import main as cli
 
     net = _reactnet("ba").float()
     path, out = tmp_path / "step1.pth.tar", tmp_path / "step1.h5"
     torch.save(_checkpoint(net), path)
-    args = [str(path), "--stage", "ba", "--image-size", "32"]
-    assert import_recipe.main([*args, "--out", str(out)]) == 0
+    args = ["import", str(path), "--stage", "ba", "--image-size", "32"]
+    assert cli.main([*args, "--out", str(out)]) == 0
     saved = tf.keras.models.load_model(out, compile=False)
     direct = from_pytorch(str(path), stage="ba", input_shape=(32, 32, 3))
     images = _images(2, 32).astype("float32")
     np.testing.assert_array_equal(saved(images).numpy(), direct(images).numpy())
-    assert import_recipe.main([*args, "--width", "0.5"]) == 2
+    assert cli.main([*args, "--width", "0.5"]) == 2
     assert "error: width=0.5" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_import_recipe_exports_and_verifies(import_recipe, tmp_path):
+def test_import_command_exports_and_verifies(tmp_path):
+    from larq_adam.cli import main as cli
+
     path = tmp_path / "step2.pth.tar"
     torch.save(_checkpoint(_reactnet("bnn", flat=True).float()), path)
-    assert import_recipe.main([str(path), "--image-size", "32", "--lce",
-                               str(tmp_path / "model.tflite")]) == 0
+    assert cli.main(["import", str(path), "--image-size", "32", "--lce",
+                     "--out", str(tmp_path / "model.h5")]) == 0
+    assert (tmp_path / "model.tflite").exists() and (tmp_path / "model.json").exists()

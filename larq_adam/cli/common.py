@@ -1,0 +1,261 @@
+"""What every ``larq-adam`` command shares: one-line errors, argument types, the training
+options, a quiet TensorFlow import.
+
+Nothing here imports TensorFlow at module level, so ``larq-adam --help`` answers at once;
+:func:`load_tensorflow` imports it (quietly) when a command runs.
+"""
+import argparse
+import math
+import os
+import re
+import sys
+import tempfile
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from larq_adam.errors import LarqAdamError, UserInputError
+
+#: Errors a command prints as one line (exit status 2): the library's user-fixable errors
+#: and the built-in classes its argument checks raise.
+USER_ERRORS = (LarqAdamError, ValueError, FileNotFoundError, FileExistsError)
+Check = Callable[[argparse.Namespace], None]
+
+#: Lines TensorFlow's C++ runtime prints to stderr on import and device discovery that say
+#: nothing about the user's job (plugin registration, a machine without a GPU, CPU flags).
+_NOISE = re.compile(
+    r"Unable to register cu(FFT|DNN|BLAS) factory|computation placer already registered|"
+    r"All log messages before absl::InitializeLog|failed call to cuInit|"
+    r"rebuild TensorFlow with the appropriate compiler flags|oneDNN custom operations|"
+    r"This TensorFlow binary is optimized|TF-TRT Warning|Could not find cuda drivers|"
+    r"cuda_(fft|dnn|blas|platform|driver|executor)\.cc|Unable to register cu")
+
+
+def one_line(error: BaseException) -> str:
+    """``str(error)`` on one line (a multi-line message's lines joined)."""
+    text = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
+    return text or type(error).__name__
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose errors are one line (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                    argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps a command's description layout and shows every default."""
+
+
+def load_tensorflow(*, debug: bool = False) -> None:
+    """Import TensorFlow through :mod:`larq_adam` (Keras 2) without the runtime's start-up
+    noise: C++ INFO/WARNING logs off (``TF_CPP_MIN_LOG_LEVEL=2`` unless set), and stderr
+    lines of plugin registration and of a missing GPU dropped; any other line is shown.
+    ``debug`` shows everything."""
+    if debug:
+        import larq_adam.layers  # noqa: F401  (registers the custom layers)
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import larq_adam.layers  # noqa: F401  (imports TensorFlow, registers layers)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery (cuInit) happens here
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode(errors="replace")
+    kept = [line for line in text.splitlines() if line.strip() and not _NOISE.search(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
+
+
+def run_command(command: Callable[[argparse.Namespace], Optional[int]],
+                args: argparse.Namespace, *, prog: str) -> int:
+    """Run ``command(args)``; a user-fixable error (:data:`USER_ERRORS`) becomes one line on
+    stderr and exit status 2 (``--debug``: re-raised with its traceback)."""
+    try:
+        load_tensorflow(debug=getattr(args, "debug", False))
+        return int(command(args) or 0)
+    except USER_ERRORS as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
+        return 2
+
+
+# ----------------------------------------------------------------------------- types
+
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (may be 0 or negative)."""
+    value = _number(text, float)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- options
+
+#: ``--allow-changes`` names (kept equal to larq_adam.training.resume.ALLOW_CHANGES by a test).
+ALLOW_CHANGES = ("lr", "learning_rate", "weight_decay")
+STRATEGY_HELP = ("tf.distribute strategy: default, mirrored (all local GPUs), multiworker "
+                 "(TF_CONFIG), or tpu / tpu:ADDRESS")
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help="show TensorFlow's start-up log and an error's traceback")
+
+
+def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
+    g = parser.add_argument_group("data")
+    g.add_argument("--dataset", default=dataset,
+                   help="mnist5k (offline), cifar10, cifar100, imagenette, imagenet2012 "
+                        "(needs --data-dir) or folder:PATH")
+    g.add_argument("--data-dir", default=None,
+                   help="tensorflow-datasets data dir (ImageNet's tar files go in its "
+                        "downloads/manual sub-folder)")
+    g.add_argument("--image-size", type=positive_int, default=None,
+                   help="resize images to this side (default: the dataset's own size, 224 "
+                        "for ImageNet-like sets)")
+    g.add_argument("--batch-size", type=positive_int, default=64, help="global batch size")
+    g.add_argument("--max-steps-per-epoch", type=positive_int, default=None,
+                   help="cap the batches per epoch and of the evaluation (smoke tests)")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, model: str, width: float,
+                      epochs: int, teacher: str) -> None:
+    g = parser.add_argument_group("model and training")
+    g.add_argument("--model", default=model,
+                   help="student network: reactnet_a, strong_baseline, or a larq-zoo network "
+                        "(see la.models.available())")
+    g.add_argument("--width", type=positive_float, default=width,
+                   help="channel multiplier of the student (1.0 = the paper's network)")
+    g.add_argument("--epochs", type=positive_int, default=epochs,
+                   help="epochs of every training step (per step in two-step runs)")
+    g.add_argument("--teacher", default=teacher,
+                   help="distillation teacher: 'none' (cross-entropy on the labels), 'auto' "
+                        "(train a real-valued one first) or the path of a saved Keras model")
+    g.add_argument("--teacher-model", default="resnet18",
+                   help="architecture of the 'auto' teacher (resnet18 or resnet34)")
+    g.add_argument("--teacher-epochs", type=positive_int, default=None,
+                   help="epochs of the 'auto' teacher (default: --epochs)")
+    g.add_argument("--pad-values", type=finite_float, default=0.0,
+                   help="pad value of the binarized inputs of the 3x3 binary convs: 0 as the "
+                        "reference code, 1 for LCE's fast path")
+    g.add_argument("--exact-reference", action=argparse.BooleanOptionalAction, default=False,
+                   help="the released code's linear decay (its scheduler steps before each "
+                        "epoch: epoch e at lr * (1 - (e+1)/E)); off: lr * (1 - e/E)")
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, run_dir: str) -> None:
+    g = parser.add_argument_group("run folder")
+    g.add_argument("--run-dir", default=run_dir, help="where the run's files go")
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: finished steps are read back, the "
+                        "interrupted one continues from its last epoch")
+    g.add_argument("--allow-changes", nargs="+", default=[], metavar="SETTING",
+                   choices=ALLOW_CHANGES,
+                   help="with --resume: settings that may differ from the saved run's "
+                        f"({', '.join(ALLOW_CHANGES)}), e.g. a lower --lr after a divergence")
+    g.add_argument("--strategy", default="default", help=STRATEGY_HELP)
+    g.add_argument("--seed", type=non_negative_int, default=0,
+                   help="random seed of data order, augmentation and initial weights")
+    g.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    add_debug(parser)
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, run_dir: str, epochs: int,
+                         width: float, model: str = "reactnet_a", dataset: str = "mnist5k",
+                         teacher: str = "none") -> None:
+    """The options every training command shares (data, model, run folder)."""
+    add_data_options(parser, dataset=dataset)
+    add_model_options(parser, model=model, width=width, epochs=epochs, teacher=teacher)
+    add_run_options(parser, run_dir=run_dir)
+
+
+def config_fields(args: argparse.Namespace) -> Dict[str, Any]:
+    """RunConfig fields from the shared training options."""
+    return dict(
+        data=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
+        batch_size=args.batch_size, max_steps_per_epoch=args.max_steps_per_epoch,
+        model=args.model, width=args.width, epochs=args.epochs,
+        teacher=None if args.teacher in ("none", "") else args.teacher,
+        teacher_model=args.teacher_model, teacher_epochs=args.teacher_epochs,
+        pad_values=args.pad_values, exact_reference=args.exact_reference,
+        strategy=args.strategy, seed=args.seed)
+
+
+def check_run_dir(args: argparse.Namespace) -> None:
+    """``--resume`` needs a folder holding something; ``--allow-changes`` needs --resume."""
+    from pathlib import Path
+
+    run = Path(args.run_dir)
+    if args.resume and not (run.is_dir() and any(run.iterdir())):
+        what = "does not exist" if not run.exists() else "is empty"
+        raise UserInputError(f"--resume: {run} {what}, so there is nothing to resume; run "
+                             "without --resume to start there")
+    if args.allow_changes and not args.resume:
+        raise UserInputError("--allow-changes only applies with --resume")
+
+
+def check_teacher(args: argparse.Namespace) -> None:
+    """A teacher path must exist (checked before a run folder is touched)."""
+    from pathlib import Path
+
+    if args.teacher not in (None, "", "none", "auto") and not Path(args.teacher).exists():
+        raise UserInputError(f"--teacher {args.teacher!r} does not exist; give the path of a "
+                             "saved Keras model, 'auto' (train one first) or 'none'")
+
+
+def print_paths(paths: Sequence[Any], header: str = "written:") -> None:
+    """The files a command wrote, one per line."""
+    print(header)
+    for path in paths:
+        print(f"  {path}")
+
+
+def print_run(label: str, result: Any) -> None:
+    """One line per step (teacher first) of a RunResult."""
+    steps: List[Any] = ([result.teacher] if result.teacher is not None else [])
+    for step in steps + list(result.steps):
+        print(f"{label:>16} {step.summary_line()}", flush=True)

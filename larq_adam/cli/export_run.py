@@ -1,0 +1,132 @@
+"""``larq-adam export RUN``: a trained run's model to Larq Compute Engine, with proof.
+
+Converts the run's final model (``RUN/final_model.h5``, or a model file given instead of a
+run folder) to an LCE flatbuffer, lists its ops (every fully binary Keras layer must have
+become an ``LceBconv2d``), checks the LCE interpreter against Keras on class-balanced test
+images of the run's own dataset, times both files, and writes the deployment contract
+``model.json`` beside ``model.tflite`` (input shape and dtype, normalisation, class names,
+versions, op summary). ``--device-log`` adds the timing a board measured with LCE's
+``lce_benchmark_model``. The results go to ``RUN/export.json``, and a run folder's
+``report.md`` is written again with them.
+
+Exit status: 0 the file computes what Keras computes, 1 it does not (or a binary layer
+stayed float), 2 a bad argument or file (one line says which).
+"""
+import argparse
+import os
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+from larq_adam.cli import common
+from larq_adam.errors import RunStateError, UserInputError
+
+MODEL_NAMES = ("final_model.h5", "final_model.keras")
+VERIFY_SEED = 0  # the verification images are the same on every export of a run
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a run folder (its final_model.h5) or a Keras model file")
+    add_export_options(parser)
+    common.add_debug(parser)
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    """The export options ``train`` shares."""
+    g = parser.add_argument_group("export")
+    g.add_argument("--images", type=common.positive_int, default=256,
+                   help="class-balanced test images the LCE file is verified on")
+    g.add_argument("--bench-runs", type=common.positive_int, default=10,
+                   help="timed single-image inferences per file")
+    g.add_argument("--classifier", choices=("float32", "float16", "int8"), default="float32",
+                   help="storage of the real-valued classifier's weights in the LCE file")
+    g.add_argument("--uint8-input", action="store_true",
+                   help="put the normalisation into the graph: the file takes uint8 pixels")
+    g.add_argument("--device-log", default=None, metavar="FILE",
+                   help="an lce_benchmark_model log from a board, added to the results")
+
+
+def find_model(path: str) -> Tuple[Path, Path]:
+    """(model file, run folder) for a run folder or a model file."""
+    target = Path(path)
+    if target.is_file():
+        return target, target.parent
+    if not target.is_dir():
+        raise UserInputError(f"{path!r} is neither a model file nor a run folder; give a run "
+                             "folder (e.g. runs/two_step) or a .h5 / .keras file")
+    for name in MODEL_NAMES:
+        if (target / name).exists():
+            return target / name, target
+    raise RunStateError(f"no final_model.h5 in {target}; finish the run first (larq-adam "
+                        "train --resume --run-dir ...)")
+
+
+def _data_of(run_dir: Path, model: Any, n: int) -> Tuple[Any, Any, Any, str]:
+    """(images, labels, info, description) for verification: the run's own test split, or
+    random images when the run's data cannot be read (with a note)."""
+    import numpy as np
+
+    import larq_adam as la
+    from larq_adam.config import RunConfig
+
+    config = RunConfig.load(run_dir) if (run_dir / "config.json").exists() else None
+    size = int(model.input_shape[1])
+    if config is not None:
+        try:
+            _, info = la.data.load(config.data, split="test", batch_size=1, image_size=size,
+                                   data_dir=config.data_dir)
+            images, labels = la.data.balanced_sample(
+                config.data, n, seed=VERIFY_SEED, split="test",
+                image_size=size, data_dir=config.data_dir)
+            return images, labels, info, f"{config.data} test images (class-balanced)"
+        except (ImportError, OSError, ValueError) as err:
+            print(f"[export] cannot read {config.data!r} ({common.one_line(err)}); verifying "
+                  "on random images")
+    rng = np.random.default_rng(VERIFY_SEED)
+    images = rng.normal(size=(n, *model.input_shape[1:])).astype("float32")
+    return images, None, None, "random images"
+
+
+def export_run(path: str, *, model: Optional[Any] = None, images: int = 256,
+               bench_runs: int = 10, classifier: str = "float32", uint8_input: bool = False,
+               device_log: Optional[str] = None) -> Any:
+    """Export a run folder's (or a model file's) model with ``la.export.check``; the files
+    land in the run folder. Returns the ExportResult."""
+    import larq_adam as la
+
+    model_path, run_dir = find_model(path)
+    model = la.export.load_model(model_path) if model is None else model
+    x, y, info, described = _data_of(run_dir, model, images)
+    return la.export.check(
+        model, x, run_dir, labels=y,
+        class_names=None if info is None else list(info.class_names),
+        normalization=None if info is None else (tuple(info.mean), tuple(info.std)),
+        classifier=classifier, uint8_input=uint8_input, benchmark_runs=bench_runs,
+        source=os.fspath(model_path), images_from=described, device_log=device_log)
+
+
+def print_result(result: Any) -> None:
+    """The export's outcome in a few lines."""
+    ver, ops = result.verify or {}, result.ops or {}
+    if ops:
+        print(f"[export] {ops.get('binary_convs', 0)} LceBconv2d for "
+              f"{ops.get('keras_binary_layers', 0)} fully binary Keras layers; "
+              f"{100 * ops.get('binary_mac_share', 0):.1f}% of MACs binary")
+    if ver:
+        print(f"[export] verify on {ver['num_images']} images: "
+              f"{'PASSED' if ver['passed'] else 'FAILED'} (max |LCE - Keras| "
+              f"{ver['max_abs_diff']:.3g}, top-1 agreement {100 * ver['top1_agreement']:.1f}%)")
+    for warning in result.warnings:
+        print(f"[export] warning: {warning}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import larq_adam as la
+
+    result = export_run(args.path, images=args.images, bench_runs=args.bench_runs,
+                        classifier=args.classifier, uint8_input=args.uint8_input,
+                        device_log=args.device_log)
+    print_result(result)
+    _, run_dir = find_model(args.path)
+    if (run_dir / "config.json").exists():  # a run folder: its report gets the export
+        print(f"[export] report: {la.report.make_report(run_dir)}")
+    return 0 if result.passed else 1
