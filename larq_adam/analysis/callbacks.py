@@ -15,6 +15,11 @@ callback                       ``logs`` keys                               paper
 :class:`WeightHistograms`      ``latent_abs_gt1``                          Fig. 7
 =============================  ==========================================  ================
 
+State that spans epochs - :class:`FlipFlopRatio`'s running totals (``ff_ratio_run``) and
+:class:`C2IRatio`'s reference signs - lives in variables that ``checkpoint_state(model)``
+returns as one trackable: put it in the training's ``tf.train.Checkpoint`` and a resumed
+training measures as if it had never stopped (``reset_state()`` starts them afresh).
+
 "Binarized layers" are the trainable layers :func:`~larq_adam.analysis.binary_layers` finds
 (Larq ``QuantConv2D`` etc. in every stage; a frozen teacher in a distillation model is
 skipped). All read the *latent* weights. Per-iteration work (FlipFlopRatio, and one
@@ -96,8 +101,29 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
 
 
 def _positive(kernel) -> tf.Tensor:
-    """Eq. 1's sign as a boolean (True = +1, so sign(0) = +1), read from the latent weights."""
-    return tf.greater_equal(kernel, tf.zeros((), kernel.dtype))
+    """Eq. 1's sign as a boolean (True = +1, so sign(0) = +1): :mod:`latent`'s definition,
+    applied in-graph to the latent weights."""
+    return latent._positive(kernel)
+
+
+def _sign_flips(before: Sequence[tf.Tensor], after: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Eq. 4 / Eq. 6 in-graph: per layer, how many weights have another sign (Eq. 1, as
+    booleans from :func:`_positive`) ``after`` than ``before`` (int64, shape ``(L,)``)."""
+    return tf.stack([tf.math.count_nonzero(tf.not_equal(a, b), dtype=tf.int64)
+                     for b, a in zip(before, after)])
+
+
+def _pooled_share(counts: np.ndarray, sizes: np.ndarray, steps: int = 1) -> float:
+    """Eq. 5 / Eq. 7's pooling: counted weights over ``N_total`` (all layers' weights
+    together, so every weight counts equally) times ``steps`` iterations; NaN for none."""
+    total = int(sizes.sum()) * int(steps)
+    return int(np.sum(counts)) / total if total else float("nan")
+
+
+def _kernel_key(kernels: Sequence[tf.Variable]) -> Tuple[int, ...]:
+    """Which variables a callback's state was built for (the student's kernels are the
+    same variables whether ``fit`` runs the model or a distillation model around it)."""
+    return tuple(id(k) for k in kernels)
 
 
 # --------------------------------------------------------------------------- FF ratio
@@ -117,74 +143,69 @@ class FlipFlopRatio(_AnalysisCallback):
         (= flips in the epoch / (N_total * iterations), exact integer counts).
         ``ff_ratio_run``: the same mean over all iterations since training began (Table 1
         reports this mean over the whole training). "Since training began" spans every
-        ``fit`` call made with this callback instance on the same model.
+        ``fit`` call made with this callback instance on the same model, and a training
+        resumed from a ``tf.train.Checkpoint`` holding :meth:`checkpoint_state`.
 
     The latent signs are read when each ``fit`` starts, so weight changes made between
     ``fit`` calls are not counted as flips. Needs ``steps_per_execution=1``.
 
     Args:
         record_dir: if given, per-layer flip counts are saved each epoch (``ff`` records).
-        resume_from: the running totals of an interrupted training to continue from, so
-            ``ff_ratio_run`` still means "since training began" after a resume: a mapping
-            with ``run_flips`` (per binarized layer) and ``run_steps``, e.g. the ``ff``
-            record of the last completed epoch (``load_records(dir)["ff"][epoch]``).
     """
 
-    def __init__(self, record_dir: Optional[str] = None, resume_from=None):
+    def __init__(self, record_dir: Optional[str] = None):
         super().__init__(record_dir)
-        self._state_for = None  # (model, kernels) the variables below belong to
-        self._resume_from = resume_from
+        self._state_for = None  # the kernels the variables below belong to
 
-    def _build_state(self) -> None:
-        layers = self._binary_layers()
+    def checkpoint_state(self, model: Optional[tf.keras.Model] = None) -> tf.Module:
+        """The running totals behind ``ff_ratio_run`` (``run_flips`` per binarized layer,
+        ``run_steps``) as variables of one trackable, built now for ``model``'s binarized
+        layers (default: the model being trained). Put it in the training's
+        ``tf.train.Checkpoint``: restoring the checkpoint continues the totals."""
+        self._build_state(model)
+        return self._totals
+
+    def reset_state(self) -> None:
+        """Start the running totals again from zero (a new training)."""
+        self._totals.run_flips.assign(tf.zeros_like(self._totals.run_flips))
+        self._totals.run_steps.assign(0)
+
+    def _build_state(self, model: Optional[tf.keras.Model] = None) -> None:
+        layers = self._binary_layers(model)
         kernels = [latent.kernel_of(layer) for layer in layers]
-        key = (id(self.model), tuple(id(k) for k in kernels))
-        if self._state_for == key:
+        if self._state_for == _kernel_key(kernels):
             return
-        self._state_for = key
+        self._state_for = _kernel_key(kernels)
         self._names = [layer.name for layer in layers]
         self._sizes = np.array([int(np.prod(k.shape)) for k in kernels], dtype=np.int64)
-        self._kernels = kernels
         n = len(kernels)
         with tf.init_scope():
-            self._prev = [
-                tf.Variable(tf.zeros(k.shape, tf.bool), trainable=False, name="ff_prev_sign")
-                for k in kernels
-            ]
-            zeros = tf.zeros((n,), tf.int64)
-            self._epoch_flips = tf.Variable(zeros, trainable=False, name="ff_epoch_flips")
-            self._run_flips = tf.Variable(zeros, trainable=False, name="ff_run_flips")
+            self._prev = [tf.Variable(tf.zeros(k.shape, tf.bool), trainable=False,
+                                      name="ff_prev_sign") for k in kernels]
+            self._epoch_flips = tf.Variable(tf.zeros((n,), tf.int64), trainable=False,
+                                            name="ff_epoch_flips")
             self._epoch_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
-            self._run_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
-        if self._resume_from is not None:
-            run_flips = np.asarray(self._resume_from["run_flips"], dtype=np.int64)
-            if run_flips.shape != (n,):
-                raise ValueError(
-                    f"FlipFlopRatio resume_from has run_flips for {run_flips.size} layers but "
-                    f"the model has {n} binarized layers; pass the ff record of this model"
-                )
-            self._run_flips.assign(run_flips)
-            self._run_steps.assign(int(self._resume_from["run_steps"]))
-            self._resume_from = None  # applies once, to the first fit
+            self._totals = tf.Module(name="ff_ratio_totals")
+            self._totals.run_flips = tf.Variable(tf.zeros((n,), tf.int64), trainable=False,
+                                                 name="ff_run_flips")
+            self._totals.run_steps = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                                 name="ff_run_steps")
 
         def snapshot():
-            for prev, kernel in zip(self._prev, self._kernels):
+            for prev, kernel in zip(self._prev, kernels):
                 prev.assign(_positive(kernel))
 
         def count():
-            flips = []
-            for prev, kernel in zip(self._prev, self._kernels):
-                now = _positive(kernel)
-                flips.append(tf.math.count_nonzero(tf.not_equal(now, prev), dtype=tf.int64))
-                prev.assign(now)
-            flips = tf.stack(flips)
+            now = [_positive(kernel) for kernel in kernels]
+            flips = _sign_flips(self._prev, now)
+            for prev, signs in zip(self._prev, now):
+                prev.assign(signs)
             self._epoch_flips.assign_add(flips)
-            self._run_flips.assign_add(flips)
+            self._totals.run_flips.assign_add(flips)
             self._epoch_steps.assign_add(1)
-            self._run_steps.assign_add(1)
+            self._totals.run_steps.assign_add(1)
 
-        self._snapshot = tf.function(snapshot)
-        self._count = tf.function(count)
+        self._snapshot, self._count = tf.function(snapshot), tf.function(count)
 
     def on_train_begin(self, logs=None):
         self._require_single_step("")
@@ -199,27 +220,13 @@ class FlipFlopRatio(_AnalysisCallback):
         self._count()
 
     def on_epoch_end(self, epoch, logs=None):
-        flips = self._epoch_flips.numpy()
-        run_flips = self._run_flips.numpy()
-        steps, run_steps = int(self._epoch_steps.numpy()), int(self._run_steps.numpy())
-        total = int(self._sizes.sum())
+        flips, run_flips = self._epoch_flips.numpy(), self._totals.run_flips.numpy()
+        steps, run_steps = int(self._epoch_steps.numpy()), int(self._totals.run_steps.numpy())
         if logs is not None:
-            logs["ff_ratio"] = int(flips.sum()) / (total * steps) if steps else float("nan")
-            logs["ff_ratio_run"] = (
-                int(run_flips.sum()) / (total * run_steps) if run_steps else float("nan")
-            )
-        self._save(
-            "ff",
-            epoch,
-            dict(
-                layer_names=self._names,
-                sizes=self._sizes,
-                flips=flips,
-                steps=steps,
-                run_flips=run_flips,
-                run_steps=run_steps,
-            ),
-        )
+            logs["ff_ratio"] = _pooled_share(flips, self._sizes, steps)
+            logs["ff_ratio_run"] = _pooled_share(run_flips, self._sizes, run_steps)
+        self._save("ff", epoch, dict(layer_names=self._names, sizes=self._sizes, flips=flips,
+                                     steps=steps, run_flips=run_flips, run_steps=run_steps))
 
 
 # --------------------------------------------------------------------------- C2I ratio
@@ -232,11 +239,15 @@ class C2IRatio(_AnalysisCallback):
 
     ``c2i_ratio = 1 - (weights whose latent sign differs from the reference) / N_total``
     over all binarized layers pooled (see :func:`larq_adam.analysis.c2i_ratio` for why this,
-    not Eq. 7 as printed, is Table 1's definition). Logged at every epoch end.
+    not Eq. 7 as printed, is Table 1's definition). Logged at every epoch end. The
+    reference's signs are boolean variables (:meth:`checkpoint_state`), so a training
+    resumed from a checkpoint holding them compares with the same reference.
 
     Args:
         reference: what "initial" means:
-            ``None`` - the latent weights when the first ``fit`` with this callback began;
+            ``None`` - the latent weights when the state is built: at
+            :meth:`checkpoint_state`, or else when the first ``fit`` with this callback
+            began;
             a list of arrays - one per binarized layer, in :func:`binary_kernels` order
             (e.g. step 1's final weights);
             a ``tf.keras.Model`` - its binarized layers' latent weights (e.g. step 1's model);
@@ -265,7 +276,22 @@ class C2IRatio(_AnalysisCallback):
             "record_dir": self.record_dir,
         }
 
-    def _reference_arrays(self, kernels: List[tf.Variable]) -> List[np.ndarray]:
+    def checkpoint_state(self, model: Optional[tf.keras.Model] = None) -> tf.Module:
+        """The reference's latent signs (one boolean variable per binarized layer) as one
+        trackable, taken now from ``reference`` for ``model`` (default: the model being
+        trained). Put it in the training's ``tf.train.Checkpoint``: restoring the
+        checkpoint restores the reference."""
+        self._build(model)
+        return self._reference
+
+    def reset_state(self) -> None:
+        """Take the reference again from ``reference`` (``None``: the weights now)."""
+        arrays = self._reference_arrays(self._kernels, self._model_for)
+        for signs, array in zip(self._reference.signs, arrays):
+            signs.assign(array >= 0)
+
+    def _reference_arrays(self, kernels: List[tf.Variable],
+                          model: tf.keras.Model) -> List[np.ndarray]:
         ref = self.reference
         if ref is None:
             return [k.numpy() for k in kernels]
@@ -285,19 +311,19 @@ class C2IRatio(_AnalysisCallback):
                         "np.savez(path, *[k.numpy() for k in binary_kernels(model)])"
                     )
                 return [data[k] for k in keys]
-        clone = tf.keras.models.clone_model(self.model)
+        clone = tf.keras.models.clone_model(model)
         status = clone.load_weights(path)
         if status is not None and hasattr(status, "expect_partial"):
             status.expect_partial()
         return [k.numpy() for k in latent.binary_kernels(clone, trainable_only=True)]
 
-    def on_train_begin(self, logs=None):
-        layers = self._binary_layers()
+    def _build(self, model: Optional[tf.keras.Model] = None) -> None:
+        model = self.model if model is None else model
+        layers = self._binary_layers(model)
         kernels = [latent.kernel_of(layer) for layer in layers]
-        key = (id(self.model), tuple(id(k) for k in kernels))
-        if self._ref_for == key:
+        if self._ref_for == _kernel_key(kernels):
             return  # keep the reference of the first fit ("when training began")
-        arrays = self._reference_arrays(kernels)
+        arrays = self._reference_arrays(kernels, model)
         if len(arrays) != len(kernels) or any(
             tuple(a.shape) != tuple(k.shape) for a, k in zip(arrays, kernels)
         ):
@@ -306,26 +332,23 @@ class C2IRatio(_AnalysisCallback):
                 f"model's binarized kernels have {[tuple(k.shape) for k in kernels]}; pass one "
                 "array per binarized layer in binary_kernels(model) order"
             )
-        self._ref_for = key
+        self._ref_for, self._kernels, self._model_for = _kernel_key(kernels), kernels, model
         self._names = [layer.name for layer in layers]
         self._sizes = np.array([a.size for a in arrays], dtype=np.int64)
         with tf.init_scope():
-            ref_signs = [tf.constant(a >= 0) for a in arrays]
+            self._reference = tf.Module(name="c2i_reference")
+            self._reference.signs = [tf.Variable(a >= 0, trainable=False, name="c2i_sign")
+                                     for a in arrays]
+        self._flipped = tf.function(
+            lambda: _sign_flips(self._reference.signs, [_positive(k) for k in kernels]))
 
-        def flipped():
-            return tf.stack(
-                [
-                    tf.math.count_nonzero(tf.not_equal(_positive(k), r), dtype=tf.int64)
-                    for k, r in zip(kernels, ref_signs)
-                ]
-            )
-
-        self._flipped = tf.function(flipped)
+    def on_train_begin(self, logs=None):
+        self._build()
 
     def on_epoch_end(self, epoch, logs=None):
         flipped = self._flipped().numpy()
         if logs is not None:
-            logs["c2i_ratio"] = 1.0 - int(flipped.sum()) / int(self._sizes.sum())
+            logs["c2i_ratio"] = 1.0 - _pooled_share(flipped, self._sizes)
         self._save(
             "c2i", epoch, dict(layer_names=self._names, sizes=self._sizes, flipped=flipped)
         )

@@ -41,11 +41,11 @@ Example:
 """
 import os
 import re
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, List, Mapping
 
 import numpy as np
 
-__all__ = ["RECORD_KINDS", "record_path", "save_record", "load_records"]
+__all__ = ["RECORD_KINDS", "record_path", "save_record", "load_records", "trim_records"]
 
 RECORD_KINDS = ("ff", "c2i", "cam", "saturation", "weights")
 
@@ -135,3 +135,18 @@ def load_records(record_dir: str) -> Dict[str, Dict[int, Dict[str, Any]]]:
         kind: {e: _load_one(os.path.join(record_dir, files[e])) for e in sorted(files)}
         for kind, files in sorted(found.items())
     }
+
+
+def trim_records(record_dir: str, epochs_done: int) -> List[str]:
+    """Delete the records of epochs ``>= epochs_done`` (those of an epoch a kill cut short
+    before its checkpoint, which a resumed training measures again); returns the deleted
+    paths. A missing ``record_dir`` holds nothing to delete."""
+    if not os.path.isdir(record_dir):
+        return []
+    deleted = []
+    for name in sorted(os.listdir(record_dir)):
+        match = _FILE.match(name)
+        if match and int(match.group(2)) >= epochs_done:
+            os.remove(os.path.join(record_dir, name))
+            deleted.append(os.path.join(record_dir, name))
+    return deleted

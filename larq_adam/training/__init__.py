@@ -1,7 +1,8 @@
 """Training: the paper's optimizers and weight decay, schedules, distillation, strategies,
-and the one-/two-step orchestration with checkpoints and resume (``steps``, loaded on first
-use; :class:`TrainingDivergedError` when the loss becomes NaN, ``allow_changes`` to resume
-with a lower learning rate).
+and runs: :func:`train` on a :class:`~larq_adam.config.RunConfig`, the one-/two-step
+schemes, checkpoints and resume (:mod:`.steps`, loaded on first use;
+:class:`TrainingDivergedError` when the loss becomes NaN, ``allow_changes`` to resume with a
+lower learning rate).
 
 >>> import larq_adam as la
 >>> opt = la.training.make_optimizer("adam", 1.25e-3, weight_decay=5e-6, model=model)
@@ -24,9 +25,9 @@ from larq_adam.training.optimizers import (
 )
 from larq_adam.training.schedules import CosineDecay, LinearDecay, WarmUp
 
-_LAZY = {name: "steps" for name in ("one_step", "two_step", "run_step", "Step", "StepResult",
-                                     "RunResult", "TrainingDivergedError", "RecoveryWarning",
-                                     "ALLOW_CHANGES")}
+_LAZY = {name: "steps" for name in ("train", "one_step", "two_step", "run_step", "Step",
+                                     "StepResult", "RunResult", "TrainingDivergedError",
+                                     "RecoveryWarning", "ALLOW_CHANGES")}
 _LAZY["steps"] = None
 
 __all__ = [

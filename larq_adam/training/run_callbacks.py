@@ -3,11 +3,13 @@
 1. :class:`StopOnNonFinite` (first): a NaN or infinite loss stops training on the batch it
    appears in, before any other callback sees it (the analysis callbacks' epoch-end
    histograms would otherwise fail on NaN weights), with :class:`TrainingDivergedError`.
-2. (the analysis callbacks, :class:`LearningRateLogger`, ``CSVLogger``)
-3. :class:`BestWeights`: keeps the weights of the epoch with the best validation top-1
+2. (the analysis callbacks, :class:`LearningRateLogger`)
+3. :class:`TensorBoardScalars` and ``CSVLogger``: every ``logs`` key the callbacks before
+   them added, each epoch.
+4. :class:`BestWeights`: keeps the weights of the epoch with the best validation top-1
    (``val_accuracy``), as the paper's step 2 starts from step 1's ``model_best``.
-4. :class:`EpochCheckpoint`: the step's ``tf.train.Checkpoint`` (model, optimizer, epoch,
-   elapsed seconds) after every epoch.
+5. :class:`EpochCheckpoint`: the step's ``tf.train.Checkpoint`` (model, optimizer, epoch,
+   elapsed seconds, the analysis state) after every epoch.
 """
 import math
 import time
@@ -24,6 +26,7 @@ __all__ = [
     "StepClock",
     "StopOnNonFinite",
     "LearningRateLogger",
+    "TensorBoardScalars",
     "BestWeights",
     "EpochCheckpoint",
 ]
@@ -98,6 +101,26 @@ class LearningRateLogger(tf.keras.callbacks.Callback):
         if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
             lr = lr(opt.iterations)
         logs["lr"] = float(tf.keras.backend.get_value(lr))
+
+
+class TensorBoardScalars(tf.keras.callbacks.TensorBoard):
+    """Keras' ``TensorBoard`` callback for a step's epoch scalars: every key of the epoch's
+    ``logs`` (loss, accuracy, ``lr`` and the analysis keys: ``ff_ratio``, ``c2i_ratio``,
+    ``cam_min_first``, ...) as ``epoch_<key>`` in ``log_dir/train``, the ``val_`` keys as
+    ``epoch_<key>`` in ``log_dir/validation``, flushed at each epoch end so a killed step
+    keeps them. No graph, profile or per-batch summaries. Put it after the callbacks that
+    add keys to ``logs``. The latent-weight histograms (Fig. 7,
+    :class:`~larq_adam.analysis.WeightHistograms`) go to ``log_dir`` itself; a resumed
+    step adds event files to the same folders, its epochs numbered on."""
+
+    def __init__(self, log_dir: str):
+        super().__init__(log_dir=log_dir, histogram_freq=0, write_graph=False,
+                         write_steps_per_second=False, update_freq="epoch", profile_batch=0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        for writer in self._writers.values():  # Keras' train / validation writers
+            writer.flush()
 
 
 class BestWeights(tf.keras.callbacks.Callback):

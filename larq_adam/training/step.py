@@ -1,0 +1,370 @@
+"""One training step: one model in one binarization stage, trained by one optimizer.
+
+The paper trains 256 epochs per step on ImageNet; a run is one step (one-step) or two
+(two-step, Sec. 3.3.3), maybe after a real-valued teacher (:mod:`.teacher`). A step lives
+in ``RUN/<name>/`` (:mod:`.step_folder`) and goes through:
+
+1. a finished step (``result.json``) is read back and not trained again;
+2. the folder is claimed (its ``config.json``; a resume checks the settings);
+3. model, optimizer and trainer are built under the strategy (initial weights seeded by the
+   run's seed and the step's name), with the analysis callbacks (Sec. 3.2-3.3) whose state
+   - the FF ratio's running totals, the C2I reference - goes into the step's
+   ``tf.train.Checkpoint`` with the model, the optimizer, the epoch and the elapsed time;
+4. the newest readable checkpoint is restored (resume), or the step starts from
+   ``init_from`` (step 2 from step 1's weights) with fresh analysis state;
+5. ``fit`` from the first epoch not done, checkpointing after every epoch (a NaN loss
+   stops on its batch, :class:`TrainingDivergedError`), writing ``history.csv``, the
+   records and TensorBoard scalars and histograms in ``logs/``;
+6. the final weights, the whole model (where asked) and ``result.json`` are written.
+"""
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import tensorflow as tf
+
+from larq_adam import analysis, models
+from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_write_json
+from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam.records import StepResult
+from larq_adam.run_files import h5_problem, read_history
+from larq_adam.stages import Stage
+from larq_adam.training import resume as resume_lib
+from larq_adam.training import step_folder
+from larq_adam.training.data_feed import RunData, test_input, train_input
+from larq_adam.training.distill import Distiller
+from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, make_optimizer
+from larq_adam.training.run_callbacks import (
+    BestWeights,
+    EpochCheckpoint,
+    LearningRateLogger,
+    StepClock,
+    StopOnNonFinite,
+    TensorBoardScalars,
+)
+
+__all__ = ["Step", "TrainedStep", "train_step", "run_step", "load_teacher"]
+
+
+@dataclasses.dataclass
+class Step:
+    """One training step: a model in one stage, trained by one optimizer for some epochs.
+
+    Args:
+        name: folder name inside the run (``"step1"``, ``"teacher"``, ...).
+        model: a name from :func:`larq_adam.models.available`.
+        stage: the binarization stage (``Stage`` or ``"fp"``, ``"ba"``, ``"bw"``, ``"bnn"``).
+        optimizer: a name accepted by :func:`larq_adam.training.make_optimizer`.
+        learning_rate: initial LR; ``None`` takes the optimizer's default.
+        weight_decay: coupled L2 on the latent weights (Sec. 3.3.1; may be negative).
+        epochs: epochs of this step.
+        schedule: ``"linear"`` (the paper's), ``"cosine"`` or ``"constant"``.
+        teacher: path of a saved real-valued Keras model to distil from, or ``None`` for
+            cross-entropy on the labels.
+        init_from: path of weights (``.weights.h5``) to start from (step 2 of two-step).
+        width: channel multiplier of the model.
+        pad_values: pad value of the binary 3x3 convs (0 = reference, 1 = LCE fast path).
+        exact_reference: use the released code's off-by-one linear decay.
+        seed: the run's seed; the step's initial weights are drawn with a seed derived from
+            it and ``name``.
+    """
+
+    name: str
+    model: str = "reactnet_a"
+    stage: Union[Stage, str] = Stage.BNN
+    optimizer: str = "adam"
+    learning_rate: Optional[float] = None
+    weight_decay: float = 0.0
+    epochs: int = 1
+    schedule: str = "linear"
+    teacher: Optional[str] = None
+    init_from: Optional[str] = None
+    width: float = 1.0
+    pad_values: float = 0.0
+    exact_reference: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        self.stage = Stage(self.stage)
+        if int(self.epochs) < 1:
+            raise UserInputError(f"Step {self.name!r}: epochs must be >= 1, got {self.epochs}")
+
+    def to_json(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["stage"] = self.stage.value
+        return out
+
+    def build_kwargs(self, info: Any) -> Dict[str, Any]:
+        """The :func:`larq_adam.models.build_model` arguments of this step's model."""
+        return dict(name=self.model, stage=self.stage, input_shape=tuple(info.input_shape),
+                    num_classes=info.num_classes, width=self.width, pad_values=self.pad_values)
+
+
+@dataclasses.dataclass
+class TrainedStep:
+    """A step's result, and its final model when this process trained it (``None`` when
+    the step had finished before and was read back)."""
+
+    result: StepResult
+    model: Optional[tf.keras.Model]
+
+
+@dataclasses.dataclass
+class _Built:
+    model: tf.keras.Model
+    trainer: tf.keras.Model
+    optimizer: tf.keras.optimizers.Optimizer
+    epoch: tf.Variable
+    elapsed: tf.Variable
+    analysis: List[tf.keras.callbacks.Callback]
+    analysis_state: Dict[str, tf.keras.callbacks.Callback]  # checkpoint name -> callback
+    checkpoint: tf.train.Checkpoint
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def load_teacher(path: str) -> tf.keras.Model:
+    """A saved teacher model (checked first: a damaged file is one line and its fix)."""
+    problem = h5_problem(path, whole_model=True) if str(path).endswith((".h5", ".hdf5")) else None
+    if problem:
+        raise CorruptFileError(f"teacher {path} cannot be read ({problem}): pass the path of a "
+                               "Keras model saved whole with model.save(...)")
+    return tf.keras.models.load_model(path, compile=False)
+
+
+def _compile(model: tf.keras.Model, optimizer,
+             teacher: Optional[tf.keras.Model]) -> tf.keras.Model:
+    """The model to ``fit``: a :class:`Distiller` when there is a teacher, else the model
+    with cross-entropy. Both log ``accuracy`` and ``top5`` (and their ``val_`` forms)."""
+    top5 = tf.keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
+    if teacher is not None:
+        trainer: tf.keras.Model = Distiller(model, teacher)
+        trainer.compile(optimizer=optimizer, metrics=[top5])
+        return trainer
+    model.compile(optimizer=optimizer,
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy"), top5])
+    return model
+
+
+def _analysis_callbacks(step_dir: Path, probe) -> Tuple[List[tf.keras.callbacks.Callback],
+                                                        Dict[str, Any]]:
+    """The paper's measurements (Sec. 3.2-3.3), and those among them whose state spans
+    epochs, by the name their state takes in the checkpoint: ``ff`` (the FF ratio's
+    running totals, Eq. 4-5) and ``c2i`` (the C2I reference signs, Eq. 6-7)."""
+    records = str(step_dir / "records")
+    ff = analysis.FlipFlopRatio(record_dir=records)
+    c2i = analysis.C2IRatio(record_dir=records)
+    callbacks = [ff, c2i, analysis.CAMStats(record_dir=records),
+                 analysis.ActivationSaturation(probe, record_dir=records),
+                 analysis.WeightHistograms(str(step_dir / "logs"), record_dir=records)]
+    return callbacks, {"ff": ff, "c2i": c2i}
+
+
+def _build(step: Step, step_dir: Path, data: RunData, strategy: tf.distribute.Strategy, *,
+           teacher: Optional[tf.keras.Model], analysis_on: bool) -> _Built:
+    """Model, optimizer, trainer, analysis callbacks and the step's checkpoint (model,
+    optimizer, epoch, elapsed seconds and the analysis state); initial weights seeded by
+    the run's seed and the step's name. ``teacher``: the model to distil from when it is
+    in memory, else ``step.teacher`` is loaded."""
+    tf.keras.utils.set_random_seed(resume_lib.step_seed(step.seed, step.name))
+    callbacks, stateful = _analysis_callbacks(step_dir, data.probe) if analysis_on else ([], {})
+    with strategy.scope():
+        model = models.build_model(**step.build_kwargs(data.info))
+        optimizer = make_optimizer(
+            step.optimizer, learning_rate=step.learning_rate, weight_decay=step.weight_decay,
+            model=model, schedule=step.schedule, epochs=step.epochs,
+            steps_per_epoch=data.steps_per_epoch, exact_reference=step.exact_reference)
+        if teacher is None and step.teacher:
+            teacher = load_teacher(step.teacher)
+        trainer = _compile(model, optimizer, teacher)
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed_seconds")
+        state = {name: cb.checkpoint_state(model) for name, cb in stateful.items()}
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch,
+                                     elapsed=elapsed, **state)
+    return _Built(model, trainer, optimizer, epoch, elapsed, callbacks, stateful, checkpoint)
+
+
+# ----------------------------------------------------------------------------- starting
+
+
+def _reapply_learning_rate(optimizer, step: Step) -> None:
+    """A checkpoint restores a constant learning rate (a variable) to its saved value; set
+    the step's own, which differs after a resume with ``--allow-changes lr``."""
+    if step.schedule != "constant":
+        return  # a schedule object: rebuilt from the step's settings, not restored
+    value = step.learning_rate
+    if value is None:
+        value = DEFAULT_LEARNING_RATES[step.optimizer.lower()]
+    for opt in [optimizer, getattr(optimizer, "default_optimizer", None)]:
+        if isinstance(getattr(opt, "learning_rate", None), tf.Variable):
+            opt.learning_rate.assign(value)
+
+
+def _start(step_dir: Path, step: Step, built: _Built, clock: StepClock, *, resume: bool,
+           verbose: int) -> int:
+    """Restore the newest readable checkpoint (resume) or start afresh from ``init_from``
+    with fresh analysis state (the C2I reference is the weights now); returns the first
+    epoch to train. History and records are cut back to the checkpointed epochs."""
+    restored = None
+    if resume:
+        restored = resume_lib.restore_newest(built.checkpoint, step_dir / "checkpoints",
+                                             label=f"step {step.name!r}")
+    if restored:
+        _reapply_learning_rate(built.optimizer, step)
+        clock.before = float(built.elapsed.numpy())
+        epoch = int(built.epoch.numpy())
+        if verbose:
+            print(f"[{step.name}] resumed from {restored} (epoch {epoch})")
+    else:
+        if step.init_from:
+            step_folder.load_weights(built.model, step.init_from)
+            if verbose:
+                print(f"[{step.name}] initialised from {step.init_from}")
+        for callback in built.analysis_state.values():
+            callback.reset_state()
+        epoch = 0
+    step_folder.cut_back_to_checkpoint(step_dir, epoch)
+    return epoch
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _best(history: List[Dict[str, float]]) -> Tuple[Optional[float], Optional[int]]:
+    """The best finite ``val_accuracy`` of the history and its epoch (first of ties)."""
+    rows = [r for r in history if math.isfinite(r.get("val_accuracy", math.nan))]
+    if not rows:
+        return None, None
+    top = max(rows, key=lambda r: r["val_accuracy"])
+    return float(top["val_accuracy"]), int(top["epoch"])
+
+
+def _callbacks(step_dir: Path, step: Step, built: _Built, clock: StepClock,
+               extra: Sequence[tf.keras.callbacks.Callback]
+               ) -> List[tf.keras.callbacks.Callback]:
+    """The step's callbacks in order: the divergence check first (it must see a NaN loss
+    before the analysis callbacks do), the analysis callbacks and the learning rate, then
+    the loggers that record their ``logs`` keys (TensorBoard, CSV), then the best weights
+    and the checkpoint."""
+    manager = tf.train.CheckpointManager(built.checkpoint, str(step_dir / "checkpoints"),
+                                         max_to_keep=2)
+    best, _ = _best(read_history(step_dir / "history.csv",
+                                 fix=step_folder.history_fix(step_dir)))
+    return [
+        StopOnNonFinite(step.name, lambda: manager.latest_checkpoint),
+        *built.analysis,
+        LearningRateLogger(),
+        TensorBoardScalars(str(step_dir / "logs")),
+        tf.keras.callbacks.CSVLogger(str(step_dir / "history.csv"), append=True),
+        BestWeights(built.model, step_dir / "best.weights.h5",
+                    best if best is not None else -math.inf),
+        EpochCheckpoint(manager, built.epoch, built.elapsed, clock, step.name),
+        *extra,
+    ]
+
+
+def _fit(step: Step, built: _Built, data: RunData, strategy: tf.distribute.Strategy,
+         initial_epoch: int, callbacks: List[tf.keras.callbacks.Callback],
+         verbose: int) -> None:
+    """Train the epochs ``initial_epoch .. step.epochs - 1``, validating on the test split."""
+    if initial_epoch >= step.epochs:
+        return
+    built.trainer.fit(
+        train_input(data, strategy, first_epoch=initial_epoch),
+        steps_per_epoch=data.steps_per_epoch, validation_data=test_input(data, strategy),
+        validation_steps=data.test_steps, epochs=step.epochs, initial_epoch=initial_epoch,
+        callbacks=callbacks, verbose=verbose)
+
+
+def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunData,
+                  strategy: tf.distribute.Strategy) -> Tuple[float, float]:
+    """Top-1 / top-5 of the final weights on the test split: the last epoch's validation
+    (the same weights, data and metrics), else a fresh evaluation."""
+    last = history[-1] if history else {}
+    if all(math.isfinite(last.get(k, math.nan)) for k in ("val_accuracy", "val_top5")):
+        return float(last["val_accuracy"]), float(last["val_top5"])
+    model = built.model
+    model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                           tf.keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")])
+    evaluation = model.evaluate(test_input(data, strategy), steps=data.test_steps, verbose=0,
+                                return_dict=True)
+    return float(evaluation["accuracy"]), float(evaluation["top5"])
+
+
+def _finite_or_none(value: Optional[float]) -> Optional[float]:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
+            strategy: tf.distribute.Strategy, clock: StepClock, *,
+            model_path: Optional[Path]) -> StepResult:
+    """Save the final weights (and the whole model to ``model_path``, from memory), then
+    ``result.json`` (written last: its presence marks the step finished)."""
+    atomic_save_weights(built.model, step_dir / "final.weights.h5")
+    if model_path is not None:
+        atomic_save_model(built.model, model_path, include_optimizer=False)
+    history = read_history(step_dir / "history.csv", fix=step_folder.history_fix(step_dir))
+    top1, top5 = _test_metrics(history, built, data, strategy)
+    best, best_epoch = _best(history)
+    last = history[-1] if history else {}
+    result = StepResult(
+        name=step.name, stage=step.stage.value, dir=str(step_dir), test_accuracy=top1,
+        test_top5=top5, ff_ratio=_finite_or_none(last.get("ff_ratio_run")),
+        c2i_ratio=_finite_or_none(last.get("c2i_ratio")), epochs=step.epochs,
+        seconds=round(clock.total(), 1), weight_decay=step.weight_decay,
+        optimizer=step.optimizer, learning_rate=step.learning_rate, best_accuracy=best,
+        best_epoch=best_epoch, history=history)
+    atomic_write_json(step_dir / "result.json", result.to_json())
+    return result
+
+
+def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
+               strategy: tf.distribute.Strategy, resume: bool = False,
+               allow_changes: Sequence[str] = (), analysis_callbacks: bool = True,
+               extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+               model_path: Optional[Union[str, Path]] = None,
+               teacher: Optional[tf.keras.Model] = None, verbose: int = 1) -> TrainedStep:
+    """Train ``step`` in ``run_dir/step.name`` (see the module docstring for the stages);
+    ``teacher``: the model to distil from when it is in memory (else ``step.teacher`` is
+    loaded). Returns the result and, when trained here, the final model."""
+    step_dir = Path(run_dir) / step.name
+    finished = step_folder.read_finished(step_dir) if resume else None
+    if finished is not None:
+        return TrainedStep(finished, None)
+    clock = StepClock()
+    step_folder.claim_step_dir(step_dir, step.to_json(), resume=resume,
+                               allow_changes=allow_changes)
+    built = _build(step, step_dir, data, strategy, teacher=teacher,
+                   analysis_on=analysis_callbacks)
+    initial_epoch = _start(step_dir, step, built, clock, resume=resume, verbose=verbose)
+    _fit(step, built, data, strategy, initial_epoch,
+         _callbacks(step_dir, step, built, clock, extra_callbacks), verbose)
+    result = _finish(step_dir, step, built, data, strategy, clock,
+                     model_path=None if model_path is None else Path(model_path))
+    if verbose:
+        print(result.summary_line())
+    return TrainedStep(result, built.model)
+
+
+def run_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
+             strategy: tf.distribute.Strategy, resume: bool = False,
+             allow_changes: Sequence[str] = (), analysis_callbacks: bool = True,
+             extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+             model_path: Optional[Union[str, Path]] = None, verbose: int = 1) -> StepResult:
+    """Train one :class:`Step` inside ``run_dir/step.name``; resumable; returns its result.
+
+    Checkpoints after every epoch; with ``resume`` a finished step is read back from its
+    ``result.json`` and an interrupted one continues from its newest readable checkpoint
+    (``allow_changes``: settings that may differ from the saved ones, see
+    :data:`~larq_adam.training.resume.ALLOW_CHANGES`). ``model_path``: also save the whole
+    trained model there.
+    """
+    return train_step(run_dir, step, data=data, strategy=strategy, resume=resume,
+                      allow_changes=allow_changes, analysis_callbacks=analysis_callbacks,
+                      extra_callbacks=extra_callbacks, model_path=model_path,
+                      verbose=verbose).result

@@ -1,0 +1,115 @@
+"""A step's folder on disk: what a resume reads back, checks, cuts back or writes again.
+
+``RUN/<step>/`` holds ``config.json`` (the step's settings), ``checkpoints/`` (model,
+optimizer, epoch, elapsed seconds and the analysis state), ``history.csv``, ``records/``,
+``logs/``, ``best.weights.h5``, ``final.weights.h5`` and, once the step is done,
+``result.json``. Every reader names a damaged file and its fix
+(:class:`~larq_adam.errors.CorruptFileError`).
+"""
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import tensorflow as tf
+
+from larq_adam import models
+from larq_adam.analysis.records import trim_records
+from larq_adam.atomic import atomic_save_model, atomic_write_json
+from larq_adam.errors import CorruptFileError, RunStateError
+from larq_adam.records import StepResult
+from larq_adam.run_files import h5_problem, read_history, read_json, trim_history
+from larq_adam.training import resume as resume_lib
+from larq_adam.training.resume import RecoveryWarning
+
+__all__ = ["history_fix", "read_finished", "claim_step_dir", "load_weights",
+           "cut_back_to_checkpoint", "recover_model_file"]
+
+
+def history_fix(step_dir: Path) -> str:
+    """The fix for a damaged ``history.csv``: train the step again from its first epoch."""
+    return (f"delete {step_dir / 'checkpoints'} and {step_dir / 'history.csv'} and run again "
+            "with --resume to train this step again from its first epoch")
+
+
+def read_finished(step_dir: Path) -> Optional[StepResult]:
+    """The saved result of a finished step (``result.json`` and ``history.csv``), or None
+    when the step has not finished."""
+    path = step_dir / "result.json"
+    if not path.exists():
+        return None
+    saved = read_json(path, fix=f"delete it and run again with --resume: the step's last "
+                                f"checkpoint is read again and {path.name} rewritten")
+    history = read_history(step_dir / "history.csv", fix=history_fix(step_dir))
+    return StepResult.from_json({**saved, "dir": str(step_dir)}, history=history)
+
+
+def _relocatable(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Settings with their paths cut to the last two parts (``step1/best.weights.h5``), so
+    a run folder that was moved or copied still resumes."""
+    out = dict(settings)
+    for key in ("init_from", "teacher"):
+        if out.get(key):
+            out[key] = "/".join(Path(out[key]).parts[-2:])
+    return out
+
+
+def claim_step_dir(step_dir: Path, settings: Dict[str, Any], *, resume: bool,
+                   allow_changes: Sequence[str]) -> None:
+    """Check that ``step_dir`` may hold a step with ``settings`` (empty, or resumed with
+    the saved settings but for ``allow_changes``) and write its ``config.json`` (with the
+    changes a resume was allowed, if any)."""
+    config_path = step_dir / "config.json"
+    if not resume and step_dir.exists() and any(step_dir.iterdir()):
+        raise RunStateError(f"{step_dir} already holds a run; add --resume to continue it, "
+                            "or pass another --run-dir (or delete the folder) to start afresh")
+    record = dict(settings)
+    if resume and config_path.exists():
+        saved = read_json(config_path, fix="delete it and run again with --resume (the step's "
+                                           "checkpoints hold its state)")
+        changes = resume_lib.check_settings(
+            _relocatable(saved), _relocatable(record), where=str(step_dir),
+            allowed=resume_lib.allowed_settings(allow_changes))
+        record["changes"] = list(saved.get("changes", [])) + (
+            [{k: list(v) for k, v in changes.items()}] if changes else [])
+    step_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(config_path, record)
+
+
+def load_weights(model: tf.keras.Model, path: str) -> None:
+    """``model.load_weights(path)``, after checking that the file reads back."""
+    problem = h5_problem(path, whole_model=False)
+    if problem:
+        source = Path(path).parent
+        fix = (f"delete {source / 'result.json'} and run again with --resume to write "
+               f"{Path(path).name} again from {source.name}'s last checkpoint"
+               if Path(path).name == "final.weights.h5" else
+               "start the run again in another --run-dir (or with init='final')")
+        raise CorruptFileError(f"{path} cannot be read ({problem}): {fix}")
+    model.load_weights(path)
+
+
+def cut_back_to_checkpoint(step_dir: Path, epochs_done: int) -> None:
+    """Keep the history rows and analysis records of the checkpointed epochs only: an
+    epoch cut short by a kill is trained, logged and measured again."""
+    trim_history(step_dir / "history.csv", epochs_done, fix=history_fix(step_dir))
+    trim_records(str(step_dir / "records"), epochs_done)
+
+
+def recover_model_file(path: Path, *, build: Dict[str, Any], weights: Path,
+                       strategy: Optional[tf.distribute.Strategy] = None) -> None:
+    """The recovery path of a whole-model file that a finished step wrote (the teacher's
+    ``model.h5``, the run's ``final_model.h5``): when it is missing or unreadable (cut
+    short by a kill before writes were atomic), build the model (``build``: keyword
+    arguments of :func:`larq_adam.models.build_model`), load the step's ``weights`` and
+    write it again, with a :class:`RecoveryWarning` when a damaged file was there."""
+    problem = h5_problem(path, whole_model=True)
+    if problem is None:
+        return
+    if path.exists():
+        warnings.warn(f"{path} cannot be read ({problem}); writing it again from {weights}",
+                      RecoveryWarning, stacklevel=2)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = models.build_model(**build)
+    load_weights(model, str(weights))
+    atomic_save_model(model, path, include_optimizer=False)
