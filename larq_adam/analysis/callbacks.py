@@ -100,15 +100,9 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
             records.save_record(self.record_dir, kind, epoch, arrays)
 
 
-def _positive(kernel) -> tf.Tensor:
-    """Eq. 1's sign as a boolean (True = +1, so sign(0) = +1): :mod:`latent`'s definition,
-    applied in-graph to the latent weights."""
-    return latent._positive(kernel)
-
-
 def _sign_flips(before: Sequence[tf.Tensor], after: Sequence[tf.Tensor]) -> tf.Tensor:
     """Eq. 4 / Eq. 6 in-graph: per layer, how many weights have another sign (Eq. 1, as
-    booleans from :func:`_positive`) ``after`` than ``before`` (int64, shape ``(L,)``)."""
+    booleans from :func:`latent.sign_positive`) ``after`` than ``before`` (int64, shape ``(L,)``)."""
     return tf.stack([tf.math.count_nonzero(tf.not_equal(a, b), dtype=tf.int64)
                      for b, a in zip(before, after)])
 
@@ -193,10 +187,10 @@ class FlipFlopRatio(_AnalysisCallback):
 
         def snapshot():
             for prev, kernel in zip(self._prev, kernels):
-                prev.assign(_positive(kernel))
+                prev.assign(latent.sign_positive(kernel))
 
         def count():
-            now = [_positive(kernel) for kernel in kernels]
+            now = [latent.sign_positive(kernel) for kernel in kernels]
             flips = _sign_flips(self._prev, now)
             for prev, signs in zip(self._prev, now):
                 prev.assign(signs)
@@ -337,10 +331,12 @@ class C2IRatio(_AnalysisCallback):
         self._sizes = np.array([a.size for a in arrays], dtype=np.int64)
         with tf.init_scope():
             self._reference = tf.Module(name="c2i_reference")
-            self._reference.signs = [tf.Variable(a >= 0, trainable=False, name="c2i_sign")
+            self._reference.signs = [tf.Variable(latent.sign_positive(a), trainable=False,
+                                                 name="c2i_sign")
                                      for a in arrays]
         self._flipped = tf.function(
-            lambda: _sign_flips(self._reference.signs, [_positive(k) for k in kernels]))
+            lambda: _sign_flips(self._reference.signs,
+                                [latent.sign_positive(k) for k in kernels]))
 
     def on_train_begin(self, logs=None):
         self._build()

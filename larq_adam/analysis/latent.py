@@ -39,6 +39,7 @@ __all__ = [
     "binary_kernels",
     "kernel_of",
     "channel_view",
+    "sign_positive",
     "flip_fraction",
     "c2i_ratio",
     "cam",
@@ -142,8 +143,9 @@ def _pair(before: Arrays, after: Arrays, names: Tuple[str, str]):
     return a, b
 
 
-def _positive(x: np.ndarray) -> np.ndarray:
-    """Eq. 1's sign as a boolean: True for +1 (x >= 0, so sign(0) = +1)."""
+def sign_positive(x: ArrayLike) -> ArrayLike:
+    """Eq. 1's sign as a boolean: True for +1 (x >= 0, so sign(0) = +1); numpy arrays and
+    tf tensors alike (the callbacks apply it in-graph)."""
     return x >= 0
 
 
@@ -165,7 +167,8 @@ def flip_fraction(before: Arrays, after: Arrays) -> float:
         flipped count / total count, a float in [0, 1].
     """
     a, b = _pair(before, after, ("before", "after"))
-    flipped = sum(int(np.count_nonzero(_positive(x) != _positive(y))) for x, y in zip(a, b))
+    flipped = sum(int(np.count_nonzero(sign_positive(x) != sign_positive(y)))
+                  for x, y in zip(a, b))
     total = sum(x.size for x in a)
     if total == 0:
         raise ValueError("the arrays hold no weights; pass non-empty kernels")
