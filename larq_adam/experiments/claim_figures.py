@@ -60,13 +60,12 @@ def claim_figure(claim: Any, path: Path) -> Path:
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from larq_adam.report.figures import save_figure
+
+    try:
+        return save_figure(fig, path)  # atomic, folders created
+    finally:
+        plt.close(fig)
 
 
 def write_figures(board: Any, folder: Path) -> Dict[str, Path]:

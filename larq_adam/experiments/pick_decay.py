@@ -301,13 +301,12 @@ def pick_figure(pick: Pick, path: PathLike) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(title="weight decay", fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from larq_adam.report.figures import save_figure
+
+    try:
+        return save_figure(fig, path)  # atomic, folders created
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- running
