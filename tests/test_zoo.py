@@ -3,6 +3,7 @@ larq-zoo's factories in every stage, computing larq-zoo's function, loading its 
 trained by two-step with the analysis callbacks, exported with LCE."""
 import json
 import socket
+from typing import Sequence
 
 import larq as lq
 import numpy as np
@@ -11,7 +12,7 @@ import tensorflow as tf
 
 import larq_adam as la
 from larq_adam import quantized
-from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam.errors import CorruptFileError, MissingDependencyError, UserInputError
 from larq_adam.layers import MeanScaledSign
 
 SHAPE = (32, 32, 3)
@@ -116,6 +117,17 @@ def test_imagenet_weights_offline_is_a_one_line_error(monkeypatch, tmp_path):
     message = str(info.value)
     assert "\n" not in message and "could not download" in message
     assert "birealnet_weights.h5" in message and "weights=PATH" in message
+
+
+def test_zookeeper_that_rejects_every_field_is_a_one_line_error_naming_the_fix(monkeypatch):
+    from zookeeper.core import utils
+
+    assert utils.type_check(16, int) and utils.type_check((16, 32), Sequence[int])
+    monkeypatch.setattr(utils, "type_check", lambda value, expected_type: False)
+    with pytest.raises(MissingDependencyError) as info:
+        _build("birealnet")
+    message = str(info.value)
+    assert "\n" not in message and "typeguard" in message and "'typeguard<3'" in message
 
 
 def test_saved_model_loads_without_larq_zoo_custom_objects(tmp_path):

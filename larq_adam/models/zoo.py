@@ -86,7 +86,30 @@ def _factory_base(network: ZooNetwork) -> type:
         raise MissingDependencyError(
             f"{network.name!r} is built by larq-zoo, which cannot be imported ({err}); "
             f"install it with: pip install larq-zoo==2.4.0") from None
+    _check_zookeeper()
     return getattr(module, network.factory)
+
+
+def _check_zookeeper() -> None:
+    """larq-zoo's factories type-check every Field with zookeeper, which calls typeguard;
+    zookeeper 1.3 speaks typeguard 2's ``check_type`` and, beside typeguard 3+, rejects every
+    value (``Field 'filters' ... not satisfied by value 64``)."""
+    from zookeeper.core import utils
+
+    if not utils.type_check(1, int):
+        raise MissingDependencyError(
+            f"zookeeper {_version('zookeeper')} cannot type-check larq-zoo's fields with "
+            f"typeguard {_version('typeguard')}: install the pair larq-zoo was released with: "
+            f"pip install 'typeguard<3' (or zookeeper>=1.4 with typeguard>=3)")
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "(unknown version)"
 
 
 def _factory_class(base: type, *, paper_quantizers: bool, clip_weights: bool) -> type:
