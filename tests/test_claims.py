@@ -1,6 +1,7 @@
 """The claims scoreboard: its statistics on made-up samples whose verdict is known, the
-scoreboard's table, JSON and figures from made-up measurements, and (``slow``) the quick
-scoreboard trained end to end, then read back without training.
+scoreboard's table, JSON and figures from made-up measurements, and the quick scoreboard
+trained end to end, then read back without training: its two BNN arms in the fast suite,
+every arm (``slow``).
 """
 import json
 import math
@@ -194,6 +195,28 @@ def test_quick_scoreboard_trains_every_arm_and_resumes_without_training(tmp_path
     again = claims.run(tmp_path, seeds=2, quick=True, verbose=0)
     assert _files(tmp_path, "runs/*/seed*/*/result.json") == results
     assert _files(tmp_path, "runs/*/seed*/*/checkpoints/*") == checkpoints
+    first, second = board.to_json(), again.to_json()
+    first.pop("wall_seconds"), second.pop("wall_seconds")
+    assert first == second
+
+
+def test_quick_scoreboard_of_the_two_bnn_arms_trains_measures_and_resumes(tmp_path):
+    """The fast suite's run of ``--quick``: the claims of bnn_adam vs bnn_sgd (2 seeds, 4
+    runs of 2 iterations) through training, measuring, testing, the table and figures."""
+    only = ["b-cam", "b-sdam", "b-upd", "c", "g"]
+    board = claims.run(tmp_path, seeds=2, quick=True, verbose=0, only=only)
+    assert [c.key for c in board.claims] == only
+    assert sorted(board.arms) == ["bnn_adam", "bnn_sgd"]
+    for claim in board.claims:
+        assert claim.test.verdict in stats.VERDICTS
+        assert [len(v) for v in claim.values] == [2, 2]
+        assert all(np.isfinite(v).all() for v in claim.values)
+    assert (tmp_path / "scoreboard.md").read_text().count("| [") == len(only)
+    assert len(list((tmp_path / "figures").glob("claim_*.png"))) == len(only)
+    results = _files(tmp_path, "runs/*/seed*/*/result.json")
+    assert len(results) == 4
+    again = claims.run(tmp_path, seeds=2, quick=True, verbose=0, only=only)
+    assert _files(tmp_path, "runs/*/seed*/*/result.json") == results
     first, second = board.to_json(), again.to_json()
     first.pop("wall_seconds"), second.pop("wall_seconds")
     assert first == second

@@ -31,7 +31,7 @@ after which Figs. 3-5 measure. Every Adam arm trains at 1e-3 and every run witho
 teacher (cross-entropy on the labels), so the BNN Adam run at decay 0 serves Fig. 2 and
 Table 1 at once.
 
-Scale (:class:`Setting`; measured on the 2-core CPU, see /tmp/claims_readme.md):
+Scale (:class:`Setting`; measured on the 2-core CPU, results in the README):
 ReActNet-A x0.125 on mnist5k (32 px), batch 64, 16 batches per epoch (1,024 images: every
 epoch a new seeded shuffle), 40 epochs = 640 iterations per step, linear LR decay. One
 epoch costs ~3.5 s (training, evaluation on the 1,000 test digits and the analysis
