@@ -15,12 +15,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 
 from larq_adam.atomic import atomic_write_text
 from larq_adam.errors import CorruptFileError
 
-__all__ = ["read_json", "read_history", "trim_history", "h5_problem"]
+__all__ = ["read_json", "read_record", "read_history", "trim_history", "h5_problem"]
+
+T = TypeVar("T")
 
 PathLike = Union[str, os.PathLike]
 _MISSING_VALUES = ("", "na", "nan")
@@ -42,6 +44,21 @@ def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise CorruptFileError(f"{path} holds JSON but not an object: {fix}")
     return value
+
+
+def read_record(path: PathLike, from_json: Callable[[Dict[str, Any]], T], *, name: str,
+                what: str, fix: str) -> T:
+    """``from_json`` of the JSON object in ``path`` (``path/name`` when ``path`` is a
+    folder): a typed record such as a scoreboard or an export result. ``FileNotFoundError``
+    when there is no file; :class:`CorruptFileError` (``"<path> cannot be read as <what>
+    (...): <fix>"``) when it is not JSON or not such a record."""
+    path = Path(path)
+    path = path / name if path.is_dir() else path
+    record = read_json(path, fix=fix)
+    try:
+        return from_json(record)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{path} cannot be read as {what} ({exc}): {fix}") from None
 
 
 def _number(value: str) -> Optional[float]:

@@ -74,6 +74,24 @@ def test_read_json_names_a_truncated_file_and_the_fix(tmp_path):
     assert isinstance(CorruptFileError("x"), OSError)
 
 
+def test_records_load_from_their_folder_and_damaged_ones_name_file_and_fix(tmp_path):
+    from larq_adam.experiments import claims, pick_decay
+
+    for cls, name in ((claims.Scoreboard, "scoreboard.json"), (pick_decay.Pick, "pick.json")):
+        path = tmp_path / name
+        path.write_text('{"seeds": [0, 1]}')  # JSON, but not the record
+        with pytest.raises(CorruptFileError) as info:
+            cls.load(tmp_path)  # the folder: the file by its name
+        message = str(info.value)
+        assert message.startswith(f"{path} cannot be read as a") and "\n" not in message
+        assert "run the" in message and "again" in message
+        path.write_text('{"seeds": [0, 1')
+        with pytest.raises(CorruptFileError, match="is not valid JSON"):
+            cls.load(path)
+    path.write_text('{"b": 1, "a": 2}')
+    assert run_files.read_record(path, sorted, name="x.json", what="keys", fix="-") == ["a", "b"]
+
+
 HISTORY = "epoch,loss,val_accuracy\n0,2.5,0.1\n1,2.0,NA\n2,1.5,0.3\n"
 
 

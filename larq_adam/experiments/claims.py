@@ -63,7 +63,6 @@ Example:
     >>> [(c.key, c.test.verdict) for c in board.claims]             # doctest: +SKIP
 """
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -71,7 +70,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam import run_files
+from larq_adam.errors import UserInputError
 from larq_adam.experiments import stats
 
 __all__ = ["Setting", "DEFAULT", "QUICK", "Arm", "Claim", "ArmRecord", "ClaimResult",
@@ -392,14 +392,10 @@ class Scoreboard:
     @classmethod
     def load(cls, path: PathLike) -> "Scoreboard":
         """Read ``scoreboard.json`` (or the folder holding it)."""
-        path = Path(path)
-        path = path / "scoreboard.json" if path.is_dir() else path
-        try:
-            return cls.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptFileError(f"{path} cannot be read as a scoreboard ({exc}): delete it "
-                                   "and run the scoreboard again with resume (the runs are "
-                                   "read back, not trained again)") from None
+        return run_files.read_record(
+            path, cls.from_json, name="scoreboard.json", what="a scoreboard",
+            fix="delete it and run the scoreboard again with resume (the runs are read back, "
+                "not trained again)")
 
     def markdown(self, figures: Optional[Mapping[str, str]] = None) -> str:
         """The scoreboard as markdown: setting, claims table (``figures``: claim key ->

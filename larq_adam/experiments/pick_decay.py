@@ -43,14 +43,14 @@ while the table keeps the candidates' own values. The rule screens out unstable 
 initialisation-bound decays; it does not promise the best accuracy among the rest.
 """
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
+from larq_adam import run_files
+from larq_adam.errors import RunStateError, UserInputError
 
 __all__ = ["TABLE1", "FF_FACTOR", "BIND_FACTOR", "Trial", "Pick", "apply_rule",
            "initial_signs", "run"]
@@ -120,14 +120,9 @@ class Pick:
     @classmethod
     def load(cls, path: PathLike) -> "Pick":
         """Read ``pick.json`` (or the folder holding it)."""
-        path = Path(path)
-        path = path / "pick.json" if path.is_dir() else path
-        try:
-            return cls.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptFileError(f"{path} cannot be read as a pick ({exc}): delete it and "
-                                   "run the picker again (finished trials are read back)"
-                                   ) from None
+        return run_files.read_record(
+            path, cls.from_json, name="pick.json", what="a pick",
+            fix="delete it and run the picker again (finished trials are read back)")
 
     def markdown(self, figure: Optional[str] = None) -> str:
         """The trials' table, the pick and the rule."""
