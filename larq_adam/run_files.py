@@ -49,9 +49,9 @@ def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
 def read_record(path: PathLike, from_json: Callable[[Dict[str, Any]], T], *, name: str,
                 what: str, fix: str) -> T:
     """``from_json`` of the JSON object in ``path`` (``path/name`` when ``path`` is a
-    folder): a typed record such as a scoreboard or an export result. ``FileNotFoundError``
-    when there is no file; :class:`CorruptFileError` (``"<path> cannot be read as <what>
-    (...): <fix>"``) when it is not JSON or not such a record."""
+    folder): a typed record such as a claims scoreboard or a weight-decay pick.
+    ``FileNotFoundError`` when there is no file; :class:`CorruptFileError` (``"<path>
+    cannot be read as <what> (...): <fix>"``) when it is not JSON or not such a record."""
     path = Path(path)
     path = path / name if path.is_dir() else path
     record = read_json(path, fix=fix)

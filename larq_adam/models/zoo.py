@@ -99,8 +99,8 @@ def _check_zookeeper() -> None:
     if not utils.type_check(1, int):
         raise MissingDependencyError(
             f"zookeeper {_version('zookeeper')} cannot type-check larq-zoo's fields with "
-            f"typeguard {_version('typeguard')}: install the pair larq-zoo was released with: "
-            f"pip install 'typeguard<3' (or zookeeper>=1.4 with typeguard>=3)")
+            f"typeguard {_version('typeguard')}: install a pair that agrees: "
+            f"pip install 'typeguard<3' (for zookeeper 1.3) or zookeeper>=1.4 with typeguard>=3")
 
 
 def _version(package: str) -> str:
