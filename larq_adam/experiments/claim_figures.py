@@ -1,7 +1,7 @@
 """One figure per claim of the scoreboard (:mod:`larq_adam.experiments.claims`): every
 seed's value as a point, each arm's mean as a bar with its standard deviation, and the
 test and verdict in the title. The weight-decay trend (Table 1, claims d-ff / d-c2i) puts
-the decay on the x axis. Matplotlib with the Agg backend (no display needed).
+the decay on the x axis. Matplotlib ``Figure`` objects, no pyplot state and no display needed.
 """
 import math
 from pathlib import Path
@@ -14,15 +14,6 @@ __all__ = ["claim_figure", "write_figures"]
 VERDICT_COLOURS = {"reproduced": "tab:green", "contradicted": "tab:red"}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _title(claim: Any) -> str:
     t = claim.test
     p = "nan" if not math.isfinite(t.p_value) else f"{t.p_value:.3g}"
@@ -33,8 +24,12 @@ def _title(claim: Any) -> str:
 def claim_figure(claim: Any, path: Path) -> Path:
     """The figure of one :class:`~larq_adam.experiments.claims.ClaimResult` at ``path``
     (PNG): points per seed, mean +- std per arm."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    from matplotlib.figure import Figure
+
+    from larq_adam.report.figures import save_figure
+
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     trend = bool(claim.x)
     positions = list(range(len(claim.values)))
     rng = np.random.default_rng(0)
@@ -60,12 +55,7 @@ def claim_figure(claim: Any, path: Path) -> Path:
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    from larq_adam.report.figures import save_figure
-
-    try:
-        return save_figure(fig, path)  # atomic, folders created
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path)  # atomic, folders created
 
 
 def write_figures(board: Any, folder: Path) -> Dict[str, Path]:

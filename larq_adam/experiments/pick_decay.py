@@ -274,12 +274,12 @@ def _markdown(pick: Pick, figure: Optional[str]) -> str:
 
 def pick_figure(pick: Pick, path: PathLike) -> Path:
     """FF ratio (log scale) and C2I ratio per epoch, one line per candidate."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from larq_adam.report.figures import save_figure
 
-    fig, (ax_ff, ax_c2i) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax_ff, ax_c2i = fig.subplots(1, 2)
     for t in sorted(pick.trials, key=lambda t: t.decay):
         epochs = np.arange(1, len(t.ff_by_epoch) + 1)
         style = dict(marker="o", linewidth=2.5 if t.decay == pick.picked else 1.2,
@@ -296,12 +296,7 @@ def pick_figure(pick: Pick, path: PathLike) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(title="weight decay", fontsize=7)
     fig.tight_layout()
-    from larq_adam.report.figures import save_figure
-
-    try:
-        return save_figure(fig, path)  # atomic, folders created
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path)  # atomic, folders created
 
 
 # ----------------------------------------------------------------------------- running
