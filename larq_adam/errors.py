@@ -7,7 +7,7 @@ from the built-in class a caller would expect (``ValueError`` for a bad argument
 """
 
 __all__ = ["LarqAdamError", "UserInputError", "CorruptFileError", "RunStateError",
-           "MissingDependencyError"]
+           "MissingDependencyError", "UntrustedFileError"]
 
 
 class LarqAdamError(Exception):
@@ -29,3 +29,10 @@ class RunStateError(LarqAdamError, RuntimeError):
 
 class MissingDependencyError(LarqAdamError, ImportError):
     """An optional package the call needs is not installed (says how to install it)."""
+
+
+class UntrustedFileError(UserInputError):
+    """A file asks for more than data to be read (a pickled global that is not a tensor or
+    a container, a Keras ``Lambda`` layer's code, an unknown layer class): refused unless the
+    caller says the file is trusted (``trust=True``, ``--trust-checkpoint`` /
+    ``--trust-model``), since reading it would run code it carries."""
