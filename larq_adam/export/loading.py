@@ -1,4 +1,5 @@
-"""Loading a trained model for export with Larq's "starved weights" warning shown once.
+"""Loading a trained model for export: data only unless trusted, Larq's "starved weights"
+warning shown once.
 
 Larq logs "Using a binary weight quantizer without setting `kernel_constraint` may result
 in starved weights" for every binary layer it builds (31 times for ReActNet-A). The paper's
@@ -13,6 +14,7 @@ from typing import Iterator
 
 import tensorflow as tf
 
+from larq_adam import keras_files
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.export.base import PathLike
 
@@ -48,17 +50,20 @@ def larq_warnings_once() -> Iterator[None]:
         logger.removeFilter(only_first)
 
 
-def load_model(path: PathLike) -> tf.keras.Model:
+def load_model(path: PathLike, *, trust: bool = False,
+               opt_in: str = "trust=True") -> tf.keras.Model:
     """The Keras model saved at ``path`` (``.h5``, ``.keras`` or a SavedModel folder), without
     compiling it, Larq's warning shown once; one line naming the file when it is missing or
-    not a readable Keras model."""
+    not a readable Keras model. A file with ``Lambda`` layers or unknown classes (code that
+    would run on load) is refused unless ``trust`` (:func:`larq_adam.keras_files.load_model`;
+    ``opt_in`` names the caller's switch in the refusal)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise UserInputError(f"no model at {path!r}; give a model saved by Keras (a run's "
                              "final_model.h5)")
     try:
         with larq_warnings_once():
-            return tf.keras.models.load_model(path, compile=False)
+            return keras_files.load_model(path, trust=trust, opt_in=opt_in)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
         reason = " ".join(str(err).split())[:160]
         raise CorruptFileError(

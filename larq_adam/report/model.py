@@ -15,8 +15,9 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from larq_adam import quantized
+from larq_adam import keras_files, quantized
 from larq_adam.analysis.latent import kernel_of
+from larq_adam.errors import UntrustedFileError
 from larq_adam.models import count_ops
 from larq_adam.models._common import quiet_larq
 from larq_adam.report.cells import count, sci
@@ -124,7 +125,9 @@ def _load(path: Path) -> Tuple[Optional[Any], Optional[str]]:
             return None, problem
     try:
         with quiet_larq():  # the latent weights are unclipped on purpose (DESIGN.md)
-            return tf.keras.models.load_model(path, compile=False), None
+            return keras_files.load_model(path), None
+    except UntrustedFileError as err:
+        return None, str(err)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
         return None, f"{type(err).__name__}: {_first_line(err)[:160]}"
 

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from larq_adam import analysis, models
+from larq_adam import analysis, keras_files, models
 from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_write_json
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.records import StepResult
@@ -131,7 +131,9 @@ def load_teacher(path: str) -> tf.keras.Model:
     if problem:
         raise CorruptFileError(f"teacher {path} cannot be read ({problem}): pass the path of a "
                                "Keras model saved whole with model.save(...)")
-    return tf.keras.models.load_model(path, compile=False)
+    return keras_files.load_model(path, opt_in="loading it in Python with "
+                                  "la.keras_files.load_model(path, trust=True) and saving a "
+                                  "model without Lambda layers")
 
 
 def _compile(model: tf.keras.Model, optimizer,
