@@ -3,16 +3,20 @@
 The paper's ReActNet-A (Table 3) is trained in two steps in PyTorch; the checkpoints such a
 training writes (``torch.save({"epoch", "state_dict", "best_top1_acc", "optimizer"})``,
 keys prefixed ``module.`` by ``DataParallel``) hold step 1 (binary activations, BA) or
-step 2 (binary activations and weights, BNN). The teacher of the distributional loss is a
+step 2 (binary activations and weights, BNN). Both releases read: AdamBNN's (steps 1 and 2:
+binary conv weights ``weight`` ``(O, I, k, k)``) and ReActNet's (step 1 the same, step 2
+``weights`` stored flat ``(O*I*k*k, 1)``); their 298 keys at 1000 classes are pinned in the
+tests. The teacher of the distributional loss is a
 real-valued ResNet-34 with torchvision's parameter names. :func:`from_pytorch` builds the
 matching Keras model with :func:`larq_adam.models.build_model` and loads every tensor:
 
 ==========================================  ===================================
 PyTorch (``feature.i`` = ReActNet block i)   Keras
 ==========================================  ===================================
-``feature.0.0`` / ``feature.0.1``            ``stem_conv`` / ``stem_bn``
+``feature.0.conv1`` / ``feature.0.bn1``      ``stem_conv`` / ``stem_bn``
 ``feature.i.move11``, ``.move21``            ``block{i:02d}_move11``, ``_move21``
 ``feature.i.binary_3x3``, ``.bn1``           ``block{i:02d}_conv3x3``, ``_bn1``
+(``.weight``, or flat ``.weights``)
 ``.move12`` / ``.prelu1`` / ``.move13``      ``_rprelu1`` (shift_x / alpha / shift_y)
 ``.binary_pw``, ``.bn2``                     ``_conv1x1``, ``_bn2``
 ``.binary_pw_down{1,2}``, ``.bn2_{1,2}``     ``_conv1x1{a,b}``, ``_bn2{a,b}``
@@ -26,9 +30,16 @@ PyTorch (``feature.i`` = ReActNet block i)   Keras
 Layouts: conv ``(O, I, kh, kw)`` -> ``(kh, kw, I, O)`` (binary convs may also be stored flat,
 ``(O*I*kh*kw, 1)``); shifts ``(1, C, 1, 1)`` -> ``(1, 1, 1, C)``; linear ``(out, in)`` ->
 ``(in, out)``; BatchNorm ``weight, bias, running_mean, running_var`` -> ``gamma, beta,
-moving_mean, moving_variance`` (``num_batches_tracked`` is not needed). Every tensor is used
-exactly once; anything else is an error with a one-line message
-(:class:`larq_adam.errors.UserInputError`, :class:`larq_adam.errors.CorruptFileError`).
+moving_mean, moving_variance`` (``num_batches_tracked`` is read and not needed). Every
+tensor is used exactly once; a missing, unexpected or misshapen one is an error with a
+one-line message (:class:`larq_adam.errors.UserInputError`,
+:class:`larq_adam.errors.CorruptFileError`): there is no partial load.
+
+Files are read with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+containers (all a training checkpoint holds, the optimizer state included) and nothing that
+runs code. A file whose pickle asks for anything else is refused
+(:class:`larq_adam.errors.UntrustedFileError`) unless ``trust=True``; PyTorch before 2.6
+runs code even with ``weights_only=True`` (CVE-2025-32434) and is refused the same way.
 """
 import os
 import re
@@ -50,9 +61,11 @@ INSTALL_HINT = 'pip install "larq-adam[torch]" (or pip install torch)'
 SUPPORTED = ("reactnet_a", "resnet18", "resnet34")
 # Channels of the first layer at width 1.0: ReActNet-A's stem, ResNet's layer1.
 _REFERENCE_CHANNELS = {"reactnet_a": 32, "resnet18": 64, "resnet34": 64}
-_STEM_KEY = {"reactnet_a": "feature.0.0.weight", "resnet18": "conv1.weight",
+_STEM_KEY = {"reactnet_a": "feature.0.conv1.weight", "resnet18": "conv1.weight",
              "resnet34": "conv1.weight"}
-_REACTNET_FIXED = {"stem_conv": "feature.0.0", "stem_bn": "feature.0.1", "fc": "fc"}
+_REACTNET_FIXED = {"stem_conv": "feature.0.conv1", "stem_bn": "feature.0.bn1", "fc": "fc"}
+#: PyTorch releases before 2.6 run code from a pickle even with weights_only=True.
+SAFE_TORCH = (2, 6)
 _REACTNET_PARTS = {
     "move11": "move11", "conv3x3": "binary_3x3", "bn1": "bn1",
     "rprelu1": ("move12", "prelu1", "move13"), "move21": "move21",
@@ -77,8 +90,25 @@ def _few(keys: Sequence[str], n: int = 4) -> str:
 # ----------------------------------------------------------------------------- reading
 
 
-def _load_file(path: str) -> Any:
-    """``torch.load`` on the CPU, errors turned into one-line messages naming the file."""
+def _torch_version(torch: Any) -> Tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", str(torch.__version__))
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def _refused_global(exc: Exception) -> Optional[str]:
+    """The global a ``weights_only`` unpickler refused (``os.system``, ...), if that is why
+    ``torch.load`` failed."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+    if match:
+        return match.group(1)
+    if "Weights only load failed" in str(exc) or "WeightsUnpickler" in str(exc):
+        return "an object that is not a tensor, number, string or container"
+    return None
+
+
+def _load_file(path: str, *, trust: bool = False) -> Any:
+    """``torch.load`` on the CPU (``weights_only`` unless ``trust``), errors turned into
+    one-line messages naming the file."""
     if not os.path.isfile(path):
         raise errors.UserInputError(f"no PyTorch checkpoint at {path!r}: check the path")
     try:
@@ -86,10 +116,20 @@ def _load_file(path: str) -> Any:
     except ImportError as exc:
         raise errors.MissingDependencyError(
             f"reading the PyTorch checkpoint {path!r} needs PyTorch: {INSTALL_HINT}") from exc
+    if not trust and _torch_version(torch) < SAFE_TORCH:
+        raise errors.UntrustedFileError(
+            f"torch {torch.__version__} runs code from a checkpoint even with weights_only="
+            f"True (CVE-2025-32434): install torch>=2.6 to read {path!r} safely, or pass "
+            "trust=True (--trust-checkpoint) only for a file from a source you trust")
     try:
-        # Full unpickling: checkpoints also hold the optimizer state and Python numbers.
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=not trust)
     except Exception as exc:  # noqa: BLE001  (zip, pickle and EOF errors alike)
+        asked = None if trust else _refused_global(exc)
+        if asked:
+            raise errors.UntrustedFileError(
+                f"{path!r} asks to unpickle {asked}, which is not checkpoint data: refused, "
+                "since unpickling it would run code the file carries; pass trust=True "
+                "(--trust-checkpoint) only for a file from a source you trust") from None
         reason = (str(exc).strip().splitlines() or [""])[0][:160]
         raise errors.CorruptFileError(
             f"cannot read the PyTorch checkpoint {path!r} (truncated, or not written by "
@@ -113,7 +153,7 @@ def _extract(obj: Any, where: str, error: type) -> Mapping[str, Any]:
     return obj
 
 
-def load_state_dict(source: Any) -> Dict[str, Any]:
+def load_state_dict(source: Any, *, trust: bool = False) -> Dict[str, Any]:
     """The state dict of ``source`` with ``DataParallel``'s ``module.`` prefix removed.
 
     Args:
@@ -126,7 +166,7 @@ def load_state_dict(source: Any) -> Dict[str, Any]:
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        state = _extract(_load_file(path), repr(path), errors.CorruptFileError)
+        state = _extract(_load_file(path, trust=trust), repr(path), errors.CorruptFileError)
     else:
         state = _extract(source, "the given object", errors.UserInputError)
     out: Dict[str, Any] = {}
@@ -330,8 +370,21 @@ def _check_keys(state: Mapping[str, Any], plan: List[Tuple[Any, Spec]], model: s
             f"{_few(unexpected)}")
 
 
+def _flat_weights_keys(plan: List[Tuple[Any, Spec]], state: Mapping[str, Any]
+                       ) -> List[Tuple[Any, Spec]]:
+    """The plan with ``X.weights`` for a binary conv's ``X.weight`` where the checkpoint
+    stores it so (ReActNet's step-2 release: ``HardBinaryConv.weights``, flat)."""
+    out = []
+    for layer, spec in plan:
+        spec = {name: ((key + "s", kind) if kind == "binary_conv" and key not in state
+                       and key + "s" in state else (key, kind))
+                for name, (key, kind) in spec.items()}
+        out.append((layer, spec))
+    return out
+
+
 def _assign(net: tf.keras.Model, model: str, state: Mapping[str, Any]) -> None:
-    plan = _plan(net, model)
+    plan = _flat_weights_keys(_plan(net, model), state)
     _check_keys(state, plan, model)
     values = []
     zeros: Dict[str, int] = {}
@@ -367,6 +420,7 @@ def from_pytorch(
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: Optional[int] = None,
     width: Optional[float] = None,
+    trust: bool = False,
     **build_kwargs: Any,
 ) -> tf.keras.Model:
     """Build ``model`` in Keras and load trained PyTorch weights into it.
@@ -384,6 +438,9 @@ def from_pytorch(
             max-pool at any size; 3x3: the small-image form).
         num_classes, width: read from the tensors (``fc.weight``, the first layer's
             channels); when given they must match.
+        trust: unpickle the file in full, running any code it carries (only for files
+            from a source you trust); by default only tensors, numbers, strings and
+            containers load (``torch.load(weights_only=True)``, torch >= 2.6).
         **build_kwargs: passed to :func:`larq_adam.models.build_model`, e.g.
             ``pad_values`` (0: the reference's zero padding) or ``dtype_policy``.
 
@@ -394,6 +451,8 @@ def from_pytorch(
         larq_adam.errors.UserInputError: wrong architecture, width, class count, a
             missing/unexpected key or a shape mismatch.
         larq_adam.errors.CorruptFileError: an unreadable or truncated file.
+        larq_adam.errors.UntrustedFileError: the file's pickle asks for more than data
+            (or torch < 2.6) and ``trust`` is False.
         larq_adam.errors.MissingDependencyError: a file was given and ``torch`` is not installed.
 
     Example:
@@ -403,7 +462,7 @@ def from_pytorch(
 
     if model not in SUPPORTED:
         raise errors.UserInputError(f"from_pytorch reads {list(SUPPORTED)}, not {model!r}")
-    state = load_state_dict(source)
+    state = load_state_dict(source, trust=trust)
     _check_architecture(state, model)
     num_classes, width, stem_kernel = _infer_size(state, model, num_classes, width)
     if model != "reactnet_a":

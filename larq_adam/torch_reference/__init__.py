@@ -38,7 +38,7 @@ def randomize_like_trained(module: "torch.nn.Module", seed: int = 0) -> "torch.n
                 p.copy_(0.5 + fill(p, "uniform") if name.endswith("weight") else 0.2 * fill(p, "n"))
             elif isinstance(sub, torch.nn.PReLU):
                 p.copy_(0.05 + 0.35 * fill(p, "uniform"))
-            elif name.endswith("weight") and p.ndim >= 2:
+            elif name.endswith(("weight", "weights")) and p.ndim >= 2:
                 shape = getattr(sub, "shape", p.shape)  # flat binary weights know their 4-D shape
                 fan_in = int(torch.tensor(shape[1:]).prod())
                 p.copy_(fill(p, "n") / fan_in ** 0.5)

@@ -4,8 +4,10 @@ The network is the one of :mod:`larq_adam.models.reactnet` (Table 3's ReActNet-A
 for PyTorch so that the Keras model can be checked against it and so that checkpoints
 with the authors' keys can be produced and read:
 
-* ``feature.0`` is the stem (``0``: 3x3 conv, ``1``: BatchNorm); ``feature.1`` ...
-  ``feature.13`` are the blocks; ``fc`` is the classifier.
+* ``feature.0`` is the stem (``conv1``: 3x3 conv, ``bn1``: BatchNorm); ``feature.1`` ...
+  ``feature.13`` are the blocks; ``fc`` is the classifier. Every BatchNorm keeps its
+  ``num_batches_tracked`` buffer, so ``state_dict()`` has the released checkpoints' 298
+  keys (1000 classes), shapes included (pinned in ``tests/data``).
 * Block parameters: ``move11`` (RSign shift), ``binary_3x3``, ``bn1``, ``move12`` /
   ``prelu1`` / ``move13`` (RPReLU), ``move21``, then ``binary_pw`` + ``bn2`` or, where the
   channels double, ``binary_pw_down1`` / ``binary_pw_down2`` + ``bn2_1`` / ``bn2_2``, and
@@ -14,8 +16,10 @@ with the authors' keys can be produced and read:
   of the binarized input therefore pads with 0) and the piecewise-quadratic ApproxSign
   gradient ``2 - 2|x|`` on ``[-1, 1]``.
 * Binary weights (BW, BNN), Eq. 2: ``mean|W| * sign(W)`` per output channel, the scale
-  detached, the gradient that of ``clamp(W, -1, 1)``. With ``flat_binary_weights`` the
-  weight is stored ``(O*I*k*k, 1)`` as in the step-2 release, else ``(O, I, k, k)``.
+  detached, the gradient that of ``clamp(W, -1, 1)``. Two layouts of the binarizable conv
+  weights exist: ``weight`` ``(O, I, k, k)`` (the AdamBNN release, both steps, and
+  ReActNet's step 1) and, with ``flat_binary_weights``, ``weights`` ``(O*I*k*k, 1)``
+  (ReActNet's step-2 release).
 """
 from typing import List, Tuple
 
@@ -73,10 +77,12 @@ class BinarizableConv(nn.Module):
         numel = cout * cin * kernel * kernel
         bound = (cin * kernel * kernel) ** -0.5
         init = torch.empty(self.shape).uniform_(-bound, bound)
-        self.weight = nn.Parameter(init.reshape(numel, 1) if flat else init)
+        self.param_name = "weights" if flat else "weight"
+        self.register_parameter(self.param_name,
+                                nn.Parameter(init.reshape(numel, 1) if flat else init))
 
     def kernel(self) -> torch.Tensor:
-        w = self.weight.view(self.shape)
+        w = getattr(self, self.param_name).view(self.shape)
         if not self.binary_weight:
             return w
         scale = w.abs().mean(dim=(1, 2, 3), keepdim=True).detach()
@@ -90,6 +96,18 @@ class BinarizableConv(nn.Module):
             return F.conv2d(x, self.kernel(), stride=self.stride, padding=self.padding)
         x = F.pad(x, (self.padding,) * 4, value=self.pad_value)
         return F.conv2d(x, self.kernel(), stride=self.stride)
+
+
+class Stem(nn.Module):
+    """The real 3x3 stem conv and its BatchNorm (keys ``conv1.*``, ``bn1.*``)."""
+
+    def __init__(self, channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn1(self.conv1(x))
 
 
 class Block(nn.Module):
@@ -140,7 +158,8 @@ class ReActNetA(nn.Module):
         width: channel multiplier (1.0: the paper's network, 29,343,592 parameters).
         stem_stride: 2 for ImageNet-sized inputs, 1 for the small-image form.
         stage: which of activations and weights are binary.
-        flat_binary_weights: store the binarizable conv weights ``(n, 1)``.
+        flat_binary_weights: store the binarizable conv weights as ``weights``
+            ``(n, 1)`` (ReActNet's step-2 release) instead of ``weight`` ``(O, I, k, k)``.
         pad_value: value that pads the binarized inputs of the 3x3 convs: 0 as the
             authors' code; 1 matches the Keras models' ``pad_values=1`` (LCE's fast path).
     """
@@ -152,8 +171,7 @@ class ReActNetA(nn.Module):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; valid stages are {STAGES}")
         ch = channels_for(width)
-        self.feature = nn.ModuleList([nn.Sequential(
-            nn.Conv2d(3, ch[0], 3, stem_stride, 1, bias=False), nn.BatchNorm2d(ch[0]))])
+        self.feature = nn.ModuleList([Stem(ch[0], stem_stride)])
         for i, stride in enumerate(block_strides(), start=1):
             self.feature.append(Block(ch[i - 1], ch[i], stride, stage=stage,
                                       flat=flat_binary_weights, pad_value=pad_value))
@@ -166,10 +184,12 @@ class ReActNetA(nn.Module):
 
 
 def weight_decay_groups(model: nn.Module) -> Tuple[list, list]:
-    """``(decayed, other)`` parameters by the released training script's rule: every 4-D
-    parameter (conv kernels, the ``(1, C, 1, 1)`` shifts) is decayed; in step-2 checkpoints
-    with flat binary weights those are 2-D and fall in ``other``, as in the release."""
+    """``(decayed, other)`` parameters by the released training script's rule: a parameter
+    is decayed when it is 4-D (conv kernels, the ``(1, C, 1, 1)`` shifts) or its name
+    contains ``conv`` (the stem's ``conv1``, 4-D anyway). Flat ``(n, 1)`` binary weights
+    (``binary_3x3.weights``, ``binary_pw.weights``) are neither and fall in ``other``, as in
+    the release."""
     decayed, other = [], []
-    for _, p in model.named_parameters():
-        (decayed if p.ndim == 4 else other).append(p)
+    for name, p in model.named_parameters():
+        (decayed if p.ndim == 4 or "conv" in name else other).append(p)
     return decayed, other
