@@ -12,7 +12,7 @@ import larq_adam as la  # noqa: E402
 from larq_adam import errors  # noqa: E402
 from larq_adam.errors import MissingDependencyError  # noqa: E402
 from larq_adam.models.pytorch_import import from_pytorch  # noqa: E402
-from larq_adam.torch_reference.reactnet import ReActNetA  # noqa: E402
+from larq_adam.torch_reference.reactnet import ReActNetA, weight_decay_groups  # noqa: E402
 from larq_adam.torch_reference.resnet import ResNet  # noqa: E402
 
 CLASSES, WIDTH, TOL = 10, 0.25, 1e-10
@@ -91,9 +91,62 @@ def test_resnet_eval_and_training_logits_equal_pytorch_in_float64(depth, side, s
 
 
 def _checkpoint(net) -> dict:
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    """The dict the authors' ``train.py`` saves, after one Adam step with their two groups
+    (so the optimizer state holds moments and step counts), the model left unchanged."""
+    groups = weight_decay_groups(net) if isinstance(net, ReActNetA) else (list(net.parameters()), [])
+    opt = torch.optim.Adam([{"params": groups[1]}, {"params": groups[0], "weight_decay": 5e-6}],
+                           lr=1e-3)
+    saved = {k: v.clone() for k, v in net.state_dict().items()}
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    net.load_state_dict(saved)
     return {"epoch": 3, "state_dict": {"module." + k: v for k, v in net.state_dict().items()},
             "best_top1_acc": torch.tensor(12.5), "optimizer": opt.state_dict()}
+
+
+class _CreatesFile:
+    """Unpickling this opens (creates) a file: the shape of a checkpoint that runs code."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "created_by_unpickling"
+    path = tmp_path / "model_best.pth.tar"
+    torch.save({**_checkpoint(_reactnet()), "payload": _CreatesFile(marker)}, path)
+    assert not marker.exists()  # pickling does not run it
+    with pytest.raises(errors.UntrustedFileError) as info:
+        from_pytorch(str(path), input_shape=(32, 32, 3))
+    message = str(info.value)
+    assert "\n" not in message and "io.open" in message and "trust=True" in message
+    assert "--trust-checkpoint" in message and not marker.exists()
+
+
+def test_the_trust_opt_in_unpickles_in_full(tmp_path, capsys):
+    from larq_adam.cli import main as cli
+
+    marker = tmp_path / "created_by_unpickling"
+    path = tmp_path / "model_best.pth.tar"
+    torch.save({**_checkpoint(_reactnet().float()), "payload": _CreatesFile(marker)}, path)
+    assert not marker.exists()
+    args = ["import", str(path), "--image-size", "32", "--out", str(tmp_path / "m.h5")]
+    assert cli.main(args) == 2 and not marker.exists()
+    assert "--trust-checkpoint" in capsys.readouterr().err
+    assert cli.main([*args, "--trust-checkpoint"]) == 0 and marker.exists()
+
+
+def test_torch_before_2_6_is_refused_unless_trusted(tmp_path, monkeypatch):
+    path = tmp_path / "model_best.pth.tar"
+    torch.save(_checkpoint(_reactnet()), path)
+    monkeypatch.setattr(torch, "__version__", "2.5.1")
+    with pytest.raises(errors.UntrustedFileError, match=r"torch 2\.5\.1.*CVE-2025-32434"):
+        from_pytorch(str(path), input_shape=(32, 32, 3))
+    assert from_pytorch(str(path), input_shape=(32, 32, 3), trust=True).output_shape == (None, 10)
 
 
 def test_checkpoint_file_and_in_memory_dict_load_the_same_weights(tmp_path):

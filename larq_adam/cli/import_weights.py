@@ -1,14 +1,16 @@
 """``larq-adam import CHECKPOINT``: trained PyTorch weights into a Keras model file.
 
 CHECKPOINT is a ``.pth.tar`` / ``.pth`` file: a ReActNet-A checkpoint as the paper's
-two-step training writes it (step 1: ``--stage ba``, step 2: ``--stage bnn``; keys may
-carry DataParallel's ``module.`` prefix, binary weights may be 4-D or flat) or a
-torchvision ResNet-18/34 state dict (the paper's teacher is ResNet-34).
+two-step training writes it (AdamBNN's or ReActNet's release; step 1: ``--stage ba``, step
+2: ``--stage bnn``; keys may carry DataParallel's ``module.`` prefix, binary weights may be
+4-D ``weight`` or flat ``weights``) or a torchvision ResNet-18/34 state dict (the paper's
+teacher is ResNet-34).
 ``la.models.from_pytorch`` builds the Keras model (class count and width read from the
 tensors) and loads every tensor; it is saved as .h5. With ``--lce`` the model is also
 exported (``la.export.check``: LCE file, op list, verification against Keras, model.json).
-Needs torch (``pip install larq-adam[torch]``). Checkpoints are unpickled: load only
-trusted files.
+Needs torch >= 2.6 (``pip install larq-adam[torch]``). Only data is unpickled (tensors,
+numbers, strings, containers: ``weights_only=True``); a file that asks for more is refused
+unless ``--trust-checkpoint``, which unpickles it in full and runs any code it carries.
 
 Exit status: 0 done, 1 the LCE file disagrees with Keras or a binary layer stayed float,
 2 a bad checkpoint or option (one line says which).
@@ -32,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="expected class count (default: read from fc.weight; checked)")
     parser.add_argument("--width", type=common.positive_float, default=None,
                         help="expected channel multiplier (default: read from the stem)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="unpickle the checkpoint in full, running any code it carries "
+                             "(only for a file from a source you trust; by default only "
+                             "tensors, numbers and containers load)")
     parser.add_argument("--out", default=None,
                         help="the Keras model file (default: CHECKPOINT with suffix .h5)")
     parser.add_argument("--lce", action="store_true",
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     model = la.models.from_pytorch(
         args.checkpoint, model=args.model, stage=args.stage,
         input_shape=(args.image_size, args.image_size, 3), num_classes=args.num_classes,
-        width=args.width)
+        width=args.width, trust=args.trust_checkpoint)
     out = Path(args.out or default_out(args.checkpoint))
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

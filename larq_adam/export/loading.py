@@ -15,7 +15,7 @@ from typing import Iterator
 import tensorflow as tf
 
 from larq_adam import keras_files
-from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam.errors import CorruptFileError, UntrustedFileError, UserInputError
 from larq_adam.export.base import PathLike
 
 __all__ = ["larq_warnings_once", "load_model"]
@@ -64,6 +64,8 @@ def load_model(path: PathLike, *, trust: bool = False,
     try:
         with larq_warnings_once():
             return keras_files.load_model(path, trust=trust, opt_in=opt_in)
+    except UntrustedFileError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
         reason = " ".join(str(err).split())[:160]
         raise CorruptFileError(
