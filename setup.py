@@ -33,8 +33,10 @@ setup(
     extras_require={
         # QuickNet, Real-to-Binary, Bi-RealNet as students; zookeeper 1.3 needs typeguard 2
         "zoo": ["larq-zoo>=2.4,<3", "typeguard>=2.5,<3"],
-        "torch": ["torch>=2.0"],  # PyTorch checkpoint import and the reference models
-        "test": ["pytest", "dill", "larq-zoo>=2.4,<3", "typeguard>=2.5,<3", "torch>=2.0"],
+        # PyTorch checkpoint import and the reference models; before 2.6 torch.load runs
+        # code from a file even with weights_only=True (CVE-2025-32434)
+        "torch": ["torch>=2.6"],
+        "test": ["pytest", "dill", "larq-zoo>=2.4,<3", "typeguard>=2.5,<3", "torch>=2.6"],
     },
     entry_points={"console_scripts": ["larq-adam = larq_adam.cli.main:console"]},
 )

@@ -249,7 +249,7 @@ def test_pytorch_bnn_checkpoint_exports_to_lce_and_verifies(tmp_path):
     assert ops["binary_convs"] == 13 + 8 + 2 * 5  # a 3x3 per block, 1x1: one or two (5 doubling)
     result = la.export.verify(keras, info["path"], images)
     print(f"LCE verify: {result['criterion']}, rel max diff {result['rel_max_diff']:.2e}")
-    assert result["passed"]
+    assert result["passed"] and result["criterion"] == "exact"
 
 
 def test_import_command_explains_its_options_in_help(capsys):
@@ -284,11 +284,20 @@ def test_import_command_saves_the_imported_model_and_reports_bad_input(tmp_path,
 
 
 @pytest.mark.slow
-def test_import_command_exports_and_verifies(tmp_path):
+@pytest.mark.parametrize("flat", [False, True], ids=["adambnn_weight_4d", "reactnet_weights_flat"])
+def test_import_command_exports_and_verifies_both_release_layouts(tmp_path, flat):
+    """A checkpoint in the authors' layout (their dict, DataParallel keys, AdamBNN's 4-D
+    ``weight`` or ReActNet's flat ``weights``) -> ``larq-adam import --lce`` -> exact."""
+    import json
+
     from larq_adam.cli import main as cli
 
     path = tmp_path / "step2.pth.tar"
-    torch.save(_checkpoint(_reactnet("bnn", flat=True).float()), path)
+    torch.save(_checkpoint(_reactnet("bnn", flat=flat).float()), path)
+    assert any(k.endswith("binary_3x3.weights") == flat
+               for k in torch.load(path, weights_only=True)["state_dict"])
     assert cli.main(["import", str(path), "--image-size", "32", "--lce",
                      "--out", str(tmp_path / "model.h5")]) == 0
     assert (tmp_path / "model.tflite").exists() and (tmp_path / "model.json").exists()
+    verify = json.loads((tmp_path / "export.json").read_text())["verify"]
+    assert verify["passed"] and verify["criterion"] == "exact"

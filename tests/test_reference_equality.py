@@ -6,7 +6,8 @@ layouts); weights move with :func:`larq_adam.models.from_pytorch`. In float64 on
 cascades): eval-mode and training-mode logits within 1e-10 of the logit scale, the moving
 statistics after a training-mode pass, and every weight after one step of the project's
 Adam with coupled weight decay 5e-6 on the 4-D group against ``torch.optim.Adam`` on the
-same group, within 1e-8. The 96-px inputs use the ImageNet form (stride-2 stem).
+same group, within 1e-9 (one float32-rounded constant in the update shows as lr x 6.6e-6).
+The 96-px inputs use the ImageNet form (stride-2 stem).
 """
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from larq_adam.torch_reference import randomize_like_trained  # noqa: E402
 from larq_adam.torch_reference.reactnet import ReActNetA, weight_decay_groups  # noqa: E402
 
 LOGIT_RTOL = 1e-10
-WEIGHT_ATOL = 1e-8
+WEIGHT_ATOL = 1e-9  # float64 throughout: measured 4e-11 (BA) and 1.1e-10 (BNN)
 
 
 def _pair(stage, px, pad_values=0.0, seed=0):
@@ -89,6 +90,7 @@ def test_one_adam_step_with_weight_decay_moves_every_weight_as_the_reference(sta
     stepped = la.models.from_pytorch(ref.state_dict(), model="reactnet_a", stage=stage,
                                      input_shape=x.shape[1:], dtype_policy="float64")
     moved = [np.abs(a - b).max() for a, b in zip(stepped.get_weights(), net.get_weights())]
+    print(f"one Adam step, {stage} {px}px: max |dw| {max(moved):.1e}")
     assert max(moved) < WEIGHT_ATOL
     after = {w.name: w.numpy() for w in net.weights if w.name in start}
     assert len(start) == 13 and all(np.abs(after[k] - start[k]).max() > 1e-4 for k in start)

@@ -20,7 +20,8 @@ __all__ = ["distribution_loss", "per_example_distribution_loss", "Distiller"]
 def per_example_distribution_loss(teacher_logits, student_logits) -> tf.Tensor:
     """``-sum_c softmax(teacher)_c * log_softmax(student)_c`` for each example (shape (N,)).
 
-    The teacher's probabilities carry no gradient (the teacher is a fixed target).
+    The teacher's probabilities carry no gradient (the teacher is a fixed target). Computed
+    in float64 for float64 student logits, else in float32 (bfloat16 logits included).
     """
     teacher_logits = tf.convert_to_tensor(teacher_logits)
     student_logits = tf.convert_to_tensor(student_logits)
@@ -32,8 +33,9 @@ def per_example_distribution_loss(teacher_logits, student_logits) -> tf.Tensor:
                 "same number of classes"
             )
     dtype = student_logits.dtype if student_logits.dtype.is_floating else tf.float32
-    target = tf.stop_gradient(tf.nn.softmax(tf.cast(teacher_logits, tf.float32), axis=-1))
-    log_probs = tf.nn.log_softmax(tf.cast(student_logits, tf.float32), axis=-1)
+    compute = tf.float64 if dtype == tf.float64 else tf.float32  # bfloat16: in float32
+    target = tf.stop_gradient(tf.nn.softmax(tf.cast(teacher_logits, compute), axis=-1))
+    log_probs = tf.nn.log_softmax(tf.cast(student_logits, compute), axis=-1)
     return tf.cast(-tf.reduce_sum(target * log_probs, axis=-1), dtype)
 
 
@@ -82,7 +84,9 @@ class Distiller(tf.keras.Model):
         teacher.trainable = False
         self.student = student
         self.teacher = teacher
-        self.loss_tracker = tf.keras.metrics.Mean(name="loss")
+        # a float64 student reports its loss in float64 (Keras' metrics default to float32)
+        metric_dtype = "float64" if student.dtype == "float64" else None
+        self.loss_tracker = tf.keras.metrics.Mean(name="loss", dtype=metric_dtype)
         self.accuracy_tracker = tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
     def compile(self, optimizer="rmsprop", metrics=None, **kwargs):

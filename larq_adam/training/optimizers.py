@@ -36,6 +36,13 @@ PReLU slopes get plain updates). ``wd`` may be negative (Table 1). The decay is 
 never to the loss, so the reported loss is the data loss. For ``bop`` the decay applies to
 the Adam part only: Bop's binary kernels are flipped by sign and have no magnitude to decay.
 
+**Precision.** A float64 model trains in float64 throughout: ``make_optimizer(model=M)``
+with float64 variables gives a float64 learning rate (variable or schedule) and every
+constant (betas, epsilon, momentum, rho, the decay coefficient) is made in the variable's
+dtype from the Python number (``tf.constant``, not ``tf.cast`` of a number, which rounds
+through float32 first). Float32 and mixed-precision models get the float32 values they
+always had.
+
 The returned optimizers are ordinary Keras optimizers (classes registered as
 ``larq_adam>NAME``): they work in ``model.fit``, under ``strategy.scope()`` and with
 ``tf.train.Checkpoint(optimizer=opt)``.
@@ -153,7 +160,7 @@ class _CoupledDecay:
                 matched += 1
                 if isinstance(grad, tf.IndexedSlices):
                     grad = tf.convert_to_tensor(grad)
-                grad = grad + tf.cast(self.coupled_weight_decay, grad.dtype) * var
+                grad = grad + _const(self.coupled_weight_decay, grad.dtype) * var
             out.append((grad, var))
         if matched == 0 and (self._decay_keys or self._decay_names):
             raise ValueError(
@@ -171,7 +178,24 @@ class _CoupledDecay:
 
 
 class _NewDecay(_CoupledDecay):
-    """Coupled decay for Keras' (non-legacy) optimizers, applied after aggregation."""
+    """Coupled decay for Keras' (non-legacy) optimizers, applied after aggregation; a
+    constant learning rate is held in ``constants_dtype`` (float64 for float64 models)."""
+
+    def _take_dtype(self, kwargs) -> None:
+        """Pops ``constants_dtype`` from ``kwargs``; call before the base ``__init__``, which
+        builds the learning-rate variable."""
+        self._constants_dtype = tf.as_dtype(kwargs.pop("constants_dtype", "float32")).name
+
+    def _build_learning_rate(self, learning_rate):
+        dtype = getattr(self, "_constants_dtype", "float32")
+        if dtype == "float32" or isinstance(learning_rate, _Schedule):
+            return super()._build_learning_rate(learning_rate)
+        with tf.init_scope():
+            return tf.Variable(learning_rate, name="learning_rate", dtype=dtype,
+                               trainable=False)
+
+    def _decay_config(self):
+        return {**super()._decay_config(), "constants_dtype": self._constants_dtype}
 
     def apply_gradients(
         self, grads_and_vars, name=None, skip_gradients_aggregation=False, **kwargs
@@ -189,6 +213,14 @@ class _NewDecay(_CoupledDecay):
 
 def _dense(grad):
     return tf.convert_to_tensor(grad) if isinstance(grad, tf.IndexedSlices) else grad
+
+
+def _const(value, dtype) -> tf.Tensor:
+    """``value`` in ``dtype``: a Python number straight from its double (``tf.cast`` of a
+    number goes through a float32 tensor first), a tensor or variable cast."""
+    if isinstance(value, (int, float)):
+        return tf.constant(value, dtype=dtype)
+    return tf.cast(value, dtype)
 
 
 def _pop_decay_kwargs(kwargs):
@@ -218,10 +250,33 @@ class Adam(_NewDecay, tf.keras.optimizers.Adam):
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  amsgrad=False, adaptive_epsilon=True, name="Adam", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
                          epsilon=epsilon, amsgrad=amsgrad, adaptive_epsilon=adaptive_epsilon,
                          name=name, **kwargs)
         self._init_decay(*decay)
+
+    def update_step(self, gradient, variable):
+        """Keras' Adam step, the same operations in the same order, with ``beta_1``,
+        ``beta_2`` and ``epsilon`` made in the variable's dtype (:func:`_const`)."""
+        gradient = _dense(gradient)
+        dtype = variable.dtype
+        lr = tf.cast(self.learning_rate, dtype)
+        local_step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = _const(self.beta_1, dtype), _const(self.beta_2, dtype)
+        beta_1_power, beta_2_power = tf.pow(beta_1, local_step), tf.pow(beta_2, local_step)
+        index = self._index_dict[self._var_key(variable)]
+        m, v = self._momentums[index], self._velocities[index]
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        epsilon = _const(self.epsilon, dtype)
+        epsilon_hat = epsilon * tf.sqrt(1 - beta_2_power) if self.adaptive_epsilon else epsilon
+        m.assign_add((gradient - m) * _const(1 - self.beta_1, dtype))
+        v.assign_add((tf.square(gradient) - v) * _const(1 - self.beta_2, dtype))
+        if self.amsgrad:
+            v_hat = self._velocity_hats[index]
+            v_hat.assign(tf.maximum(v_hat, v))
+            v = v_hat
+        variable.assign_sub((m * alpha) / (tf.sqrt(v) + epsilon_hat))
 
     def get_config(self):
         return {**super().get_config(), "adaptive_epsilon": self.adaptive_epsilon,
@@ -238,6 +293,7 @@ class SGD(_NewDecay, tf.keras.optimizers.SGD):
 
     def __init__(self, learning_rate=0.1, momentum=0.9, nesterov=False, name="SGD", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
                          name=name, **kwargs)
         self._init_decay(*decay)
@@ -245,7 +301,7 @@ class SGD(_NewDecay, tf.keras.optimizers.SGD):
     def update_step(self, gradient, variable):
         gradient = _dense(gradient)
         lr = tf.cast(self.learning_rate, variable.dtype)
-        momentum = tf.cast(self.momentum, variable.dtype)
+        momentum = _const(self.momentum, variable.dtype)
         buf = self.momentums[self._index_dict[self._var_key(variable)]]
         buf.assign(momentum * buf + gradient)
         step = gradient + momentum * buf if self.nesterov else buf
@@ -267,6 +323,7 @@ class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
     def __init__(self, learning_rate=1e-2, rho=0.99, momentum=0.0, epsilon=1e-8,
                  centered=False, name="RMSprop", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(learning_rate=learning_rate, rho=rho, momentum=momentum,
                          epsilon=epsilon, centered=centered, name=name, **kwargs)
         self._init_decay(*decay)
@@ -274,7 +331,7 @@ class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
     def update_step(self, gradient, variable):
         gradient = _dense(gradient)
         lr = tf.cast(self.learning_rate, variable.dtype)
-        rho = tf.cast(self.rho, variable.dtype)
+        rho = _const(self.rho, variable.dtype)
         index = self._index_dict[self._var_key(variable)]
         velocity = self._velocities[index]
         velocity.assign(rho * velocity + (1 - rho) * tf.square(gradient))
@@ -283,10 +340,10 @@ class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
             average = self._average_gradients[index]
             average.assign(rho * average + (1 - rho) * gradient)
             mean_square = velocity - tf.square(average)
-        denominator = tf.sqrt(mean_square) + tf.cast(self.epsilon, variable.dtype)
+        denominator = tf.sqrt(mean_square) + _const(self.epsilon, variable.dtype)
         if self.momentum > 0:
             buf = self._momentums[index]
-            buf.assign(tf.cast(self.momentum, variable.dtype) * buf + gradient / denominator)
+            buf.assign(_const(self.momentum, variable.dtype) * buf + gradient / denominator)
             variable.assign_sub(lr * buf)
         else:
             variable.assign_sub(lr * gradient / denominator)
@@ -302,6 +359,7 @@ class Adagrad(_NewDecay, tf.keras.optimizers.Adagrad):
     def __init__(self, learning_rate=1e-2, initial_accumulator_value=0.0, epsilon=1e-10,
                  name="Adagrad", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(learning_rate=learning_rate,
                          initial_accumulator_value=initial_accumulator_value,
                          epsilon=epsilon, name=name, **kwargs)
@@ -312,7 +370,7 @@ class Adagrad(_NewDecay, tf.keras.optimizers.Adagrad):
         lr = tf.cast(self.learning_rate, variable.dtype)
         accumulator = self._accumulators[self._index_dict[self._var_key(variable)]]
         accumulator.assign_add(tf.square(grad))
-        eps = tf.cast(self.epsilon, variable.dtype)
+        eps = _const(self.epsilon, variable.dtype)
         variable.assign_sub(lr * grad / (tf.sqrt(accumulator) + eps))
 
     def get_config(self):
@@ -327,6 +385,7 @@ class Adadelta(_NewDecay, tf.keras.optimizers.Adadelta):
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, name="Adadelta", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(learning_rate=learning_rate, rho=rho, epsilon=epsilon, name=name,
                          **kwargs)
         self._init_decay(*decay)
@@ -365,6 +424,7 @@ class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
                  gamma=1e-3, epsilon=1e-8, amsbound=False, base_learning_rate=None,
                  name="AdaBound", **kwargs):
         decay = _pop_decay_kwargs(kwargs)
+        self._take_dtype(kwargs)
         super().__init__(name=name, **kwargs)
         self._learning_rate = self._build_learning_rate(learning_rate)
         if base_learning_rate is None:
@@ -406,8 +466,8 @@ class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
             v_max = self._v_max[index]
             v_max.assign(tf.maximum(v_max, v))
             second = v_max
-        step_size = lr * tf.sqrt(1 - tf.pow(tf.cast(self.beta_2, dtype), t)) / (
-            1 - tf.pow(tf.cast(self.beta_1, dtype), t)
+        step_size = lr * tf.sqrt(1 - tf.pow(_const(self.beta_2, dtype), t)) / (
+            1 - tf.pow(_const(self.beta_1, dtype), t)
         )
         final_lr = self.final_lr * lr / self.base_learning_rate
         lower = final_lr * (1 - 1 / (self.gamma * t + 1))
@@ -468,7 +528,7 @@ class BopCaseOptimizer(lq.optimizers.CaseOptimizer):
 
 # --------------------------------------------------------------------------- factory
 def _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epoch,
-                            exact_reference):
+                            exact_reference, dtype="float32"):
     if isinstance(schedule, _Schedule):
         if learning_rate is not None:
             raise ValueError(
@@ -497,8 +557,15 @@ def _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epo
         )
     if schedule == "linear":
         return LinearDecay(learning_rate, epochs, steps_per_epoch,
-                           exact_reference=exact_reference)
-    return CosineDecay(learning_rate, epochs, steps_per_epoch)
+                           exact_reference=exact_reference, dtype=dtype)
+    return CosineDecay(learning_rate, epochs, steps_per_epoch, dtype=dtype)
+
+
+def _constants_dtype(model) -> str:
+    """float64 when the model's variables are (a float64 model trains in float64
+    throughout), else float32 (float32 and mixed-precision models)."""
+    variables = getattr(model, "trainable_variables", None) or []
+    return "float64" if variables and all(v.dtype == tf.float64 for v in variables) else "float32"
 
 
 def _check_learning_rate(learning_rate) -> None:
@@ -534,7 +601,9 @@ def make_optimizer(
             (Table 5's framework defaults; SGD 0.1). For ``bop``, the Adam part's rate.
         weight_decay: PyTorch's coupled ``weight_decay`` (the paper: 5e-6 in BABW step 1,
             0 in step 2; may be negative, Table 1), applied to :func:`decay_variables`.
-        model: the built model to be trained; required when ``weight_decay != 0``.
+        model: the built model to be trained; required when ``weight_decay != 0``. When
+            its variables are float64 the learning rate, the schedule and every constant
+            are float64 too.
         schedule: "constant", "linear" (:class:`LinearDecay`, the paper's), "cosine"
             (:class:`CosineDecay`, per step), or a ``LearningRateSchedule`` instance (then
             ``learning_rate`` must be None).
@@ -550,13 +619,14 @@ def make_optimizer(
     """
     name = _check_arguments(name, weight_decay, learning_rate, model)
     group = decay_variables(model) if model is not None else []
+    dtype = _constants_dtype(model)
     lr = _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epoch,
-                                 exact_reference)
+                                 exact_reference, dtype)
     if name == "bop":
         return _make_bop(lr, weight_decay, group, kwargs)
     cls, fixed = _CLASSES[name]
     return cls(learning_rate=lr, coupled_weight_decay=weight_decay, decay_variables=group,
-               **fixed, **kwargs)
+               constants_dtype=dtype, **fixed, **kwargs)
 
 
 def _check_arguments(name, weight_decay, learning_rate, model) -> str:

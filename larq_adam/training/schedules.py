@@ -6,7 +6,9 @@
 * :class:`WarmUp` - a linear warm-up that multiplies any schedule over its first steps.
 
 Every schedule takes the optimizer's step counter (``optimizer.iterations``, 0 for the first
-update) and is registered under ``larq_adam>NAME`` with a ``get_config``.
+update) and is registered under ``larq_adam>NAME`` with a ``get_config``. Each computes in
+its ``dtype`` ("float32" by default; "float64" for float64 models, which ``make_optimizer``
+picks from the model's variables).
 
 >>> s = LinearDecay(1e-3, epochs=4, steps_per_epoch=10)
 >>> [round(float(s(step)), 6) for step in (0, 9, 10, 39)]
@@ -32,6 +34,13 @@ def _positive_int(value, name: str) -> int:
             f"optimizer steps per epoch (e.g. ceil(num_examples / batch_size))"
         )
     return int(value)
+
+
+def _dtype(value) -> str:
+    dtype = tf.as_dtype(value)
+    if dtype not in (tf.float32, tf.float64):
+        raise ValueError(f"a schedule computes in float32 or float64, not {dtype.name}")
+    return dtype.name
 
 
 def _learning_rate(value, name: str = "initial_learning_rate") -> float:
@@ -60,6 +69,7 @@ class LinearDecay(_Schedule):
         epochs: ``E``, the number of epochs of the step (256 on ImageNet).
         steps_per_epoch: optimizer updates per epoch.
         exact_reference: use the released code's off-by-one (see above).
+        dtype: "float32" or "float64", what the rate is computed in.
     """
 
     def __init__(
@@ -69,6 +79,7 @@ class LinearDecay(_Schedule):
         steps_per_epoch: int,
         exact_reference: bool = False,
         name: str = "LinearDecay",
+        dtype: str = "float32",
     ):
         super().__init__()
         self.initial_learning_rate = _learning_rate(initial_learning_rate)
@@ -76,10 +87,11 @@ class LinearDecay(_Schedule):
         self.steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
         self.exact_reference = bool(exact_reference)
         self.name = name
+        self.dtype = _dtype(dtype)
 
     def __call__(self, step):
         with tf.name_scope(self.name):
-            step = tf.cast(step, tf.float32)
+            step = tf.cast(step, self.dtype)
             epoch = tf.floor(step / float(self.steps_per_epoch))
             if self.exact_reference:
                 epoch = epoch + 1.0
@@ -93,6 +105,7 @@ class LinearDecay(_Schedule):
             "steps_per_epoch": self.steps_per_epoch,
             "exact_reference": self.exact_reference,
             "name": self.name,
+            "dtype": self.dtype,
         }
 
 
@@ -112,6 +125,7 @@ class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
         epochs: epochs over which the rate anneals to zero.
         steps_per_epoch: optimizer updates per epoch.
         per_epoch: piecewise constant per epoch instead of per step.
+        dtype: "float32" (Keras' own computation) or "float64".
     """
 
     def __init__(
@@ -121,10 +135,12 @@ class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
         steps_per_epoch: int,
         per_epoch: bool = False,
         name: str = "CosineDecay",
+        dtype: str = "float32",
     ):
         self.epochs = _positive_int(epochs, "epochs")
         self.steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
         self.per_epoch = bool(per_epoch)
+        self.dtype = _dtype(dtype)
         super().__init__(_learning_rate(initial_learning_rate),
                          self.epochs if self.per_epoch else self.epochs * self.steps_per_epoch,
                          alpha=0.0, name=name)
@@ -132,7 +148,12 @@ class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
     def __call__(self, step):
         if self.per_epoch:
             step = tf.math.floordiv(tf.cast(step, tf.int64), self.steps_per_epoch)
-        return super().__call__(step)
+        if self.dtype == "float32":
+            return super().__call__(step)
+        with tf.name_scope(self.name):  # Keras' formula (alpha 0, no warm-up) in float64
+            done = tf.minimum(tf.cast(step, self.dtype), float(self.decay_steps))
+            cosine = 0.5 * (1.0 + tf.cos(math.pi * done / float(self.decay_steps)))
+            return self.initial_learning_rate * cosine
 
     def get_config(self):
         return {
@@ -141,6 +162,7 @@ class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
             "steps_per_epoch": self.steps_per_epoch,
             "per_epoch": self.per_epoch,
             "name": self.name,
+            "dtype": self.dtype,
         }
 
 
@@ -156,6 +178,7 @@ class WarmUp(_Schedule):
     Args:
         schedule: a ``LearningRateSchedule`` or a float learning rate.
         warmup_steps: number of warm-up updates (> 0).
+        dtype: "float32" or "float64", what the rate is computed in.
     """
 
     def __init__(
@@ -163,6 +186,7 @@ class WarmUp(_Schedule):
         schedule: Union[_Schedule, float],
         warmup_steps: int,
         name: str = "WarmUp",
+        dtype: str = "float32",
     ):
         super().__init__()
         if isinstance(schedule, dict):
@@ -172,6 +196,7 @@ class WarmUp(_Schedule):
         self.schedule = schedule
         self.warmup_steps = _positive_int(warmup_steps, "warmup_steps")
         self.name = name
+        self.dtype = _dtype(dtype)
 
     @property
     def initial_learning_rate(self) -> float:
@@ -183,13 +208,15 @@ class WarmUp(_Schedule):
 
     def __call__(self, step):
         with tf.name_scope(self.name):
-            step = tf.cast(step, tf.float32)
+            step = tf.cast(step, self.dtype)
             inner = self.schedule(step) if isinstance(self.schedule, _Schedule) else self.schedule
             factor = tf.minimum((step + 1.0) / float(self.warmup_steps), 1.0)
-            return tf.cast(inner, tf.float32) * factor
+            inner = tf.cast(inner, self.dtype) if tf.is_tensor(inner) else inner
+            return inner * factor
 
     def get_config(self):
         schedule = self.schedule
         if isinstance(schedule, _Schedule):
             schedule = tf.keras.optimizers.schedules.serialize(schedule)
-        return {"schedule": schedule, "warmup_steps": self.warmup_steps, "name": self.name}
+        return {"schedule": schedule, "warmup_steps": self.warmup_steps, "name": self.name,
+                "dtype": self.dtype}
