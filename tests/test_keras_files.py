@@ -65,3 +65,18 @@ def test_the_projects_models_load_as_data(tmp_path):
     net.save(tmp_path / "final_model.h5")
     assert keras_files.untrusted_parts(tmp_path / "final_model.h5") == []
     assert la.export.load_model(tmp_path / "final_model.h5").count_params() == net.count_params()
+
+
+def test_export_and_report_commands_refuse_a_lambda_model_in_one_line(tmp_path, capsys):
+    from larq_adam.cli import main as cli
+
+    marker = tmp_path / "created_by_the_lambda"
+    _lambda_model(marker).save(tmp_path / "final_model.h5")
+    marker.unlink()
+    assert cli.main(["export", str(tmp_path / "final_model.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Lambda layer" in err and "--trust-model" in err
+    assert not marker.exists() and not (tmp_path / "model.tflite").exists()
+    assert cli.main(["report", str(tmp_path)]) == 0  # the report notes it, reads nothing
+    report = (tmp_path / "report.md").read_text()
+    assert "Lambda layer" in report and "--trust-model" in report and not marker.exists()

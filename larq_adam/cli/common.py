@@ -146,6 +146,13 @@ def add_debug(parser: argparse.ArgumentParser) -> None:
                         help="show TensorFlow's start-up log and an error's traceback")
 
 
+def add_trust_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-model", action="store_true",
+                        help="read a Keras model with Lambda layers or unknown classes, "
+                             "running the code it carries (only for a file from a source "
+                             "you trust; by default such a model is refused)")
+
+
 def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--dataset", default=dataset,

@@ -27,6 +27,7 @@ VERIFY_SEED = 0  # the verification images are the same on every export of a run
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a run folder (its final_model.h5) or a Keras model file")
     add_export_options(parser)
+    common.add_trust_model(parser)
     common.add_debug(parser)
 
 
@@ -88,13 +89,15 @@ def _data_of(run_dir: Path, model: Any, n: int) -> Tuple[Any, Any, Any, str]:
 
 def export_run(path: str, *, model: Optional[Any] = None, images: int = 256,
                bench_runs: int = 10, classifier: str = "float32", uint8_input: bool = False,
-               device_log: Optional[str] = None) -> Any:
+               device_log: Optional[str] = None, trust_model: bool = False) -> Any:
     """Export a run folder's (or a model file's) model with ``la.export.check``; the files
-    land in the run folder. Returns the ExportResult."""
+    land in the run folder. Returns the ExportResult. A model file with ``Lambda`` layers or
+    unknown classes (code that runs on load) is refused unless ``trust_model``."""
     import larq_adam as la
 
     model_path, run_dir = find_model(path)
-    model = la.export.load_model(model_path) if model is None else model
+    if model is None:
+        model = la.export.load_model(model_path, trust=trust_model, opt_in="--trust-model")
     x, y, info, described = _data_of(run_dir, model, images)
     return la.export.check(
         model, x, run_dir, labels=y,
@@ -124,9 +127,10 @@ def run(args: argparse.Namespace) -> int:
 
     result = export_run(args.path, images=args.images, bench_runs=args.bench_runs,
                         classifier=args.classifier, uint8_input=args.uint8_input,
-                        device_log=args.device_log)
+                        device_log=args.device_log, trust_model=args.trust_model)
     print_result(result)
     _, run_dir = find_model(args.path)
     if (run_dir / "config.json").exists():  # a run folder: its report gets the export
-        print(f"[export] report: {la.report.make_report(run_dir)}")
+        report = la.report.make_report(run_dir, trust_model=args.trust_model)
+        print(f"[export] report: {report}")
     return 0 if result.passed else 1

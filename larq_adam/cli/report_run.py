@@ -11,12 +11,13 @@ from larq_adam.cli import common
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run folder written by larq-adam train")
+    common.add_trust_model(parser)
     common.add_debug(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import larq_adam as la
 
-    report = la.report.make_report(args.run_dir)
+    report = la.report.make_report(args.run_dir, trust_model=args.trust_model)
     print(f"written: {report}")
     return 0

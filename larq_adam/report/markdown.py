@@ -57,7 +57,7 @@ def _export_markdown(run: RunData, out: FigureSections) -> str:
     return export_section(export, run_dir=run.dir)
 
 
-def make_report(run_dir: PathLike) -> Path:
+def make_report(run_dir: PathLike, *, trust_model: bool = False) -> Path:
     """Write ``run_dir/report.md`` and ``run_dir/figures/*.png``; returns ``report.md``.
 
     Sections: the configuration, a summary table (teacher / step top-1 final and best,
@@ -67,7 +67,9 @@ def make_report(run_dir: PathLike) -> Path:
     distributions (Fig. 7), the FF ratio per epoch, the final model's summary, parameters
     and OPs (Table 3) and the export (``RUN/export.json``). What cannot be shown (records
     off, no model file, not exported) is listed under "Not shown". A folder without step
-    folders is accepted when it holds a final model or ``export.json``.
+    folders is accepted when it holds a final model or ``export.json``. A final model with
+    ``Lambda`` layers or unknown classes (code that runs on load) is not read unless
+    ``trust_model``.
     """
     run = load_run(run_dir, require_steps=False)
     if not run.steps and not (final_model_path(run).exists()
@@ -78,7 +80,7 @@ def make_report(run_dir: PathLike) -> Path:
     sections = FigureSections(run.dir / "figures")
     for add in RUN_SECTIONS:
         add(run, sections)
-    model, note = read_model_section(run)
+    model, note = read_model_section(run, trust=trust_model)
     if note:
         sections.missing.append(note)
     export = _export_markdown(run, sections)

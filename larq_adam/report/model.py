@@ -117,29 +117,31 @@ def model_section(facts: ModelFacts, *, source: str) -> str:
         ops, "```text", facts.summary, "```", ""])
 
 
-def _load(path: Path) -> Tuple[Optional[Any], Optional[str]]:
-    """``(model, None)`` or ``(None, why it cannot be read)``."""
+def _load(path: Path, trust: bool = False) -> Tuple[Optional[Any], Optional[str]]:
+    """``(model, None)`` or ``(None, why it cannot be read)``; a model with code in it
+    (``Lambda`` layers, unknown classes) is not read unless ``trust``."""
     if path.suffix in (".h5", ".hdf5"):
         problem = h5_problem(path, whole_model=True)
         if problem:
             return None, problem
     try:
         with quiet_larq():  # the latent weights are unclipped on purpose (DESIGN.md)
-            return keras_files.load_model(path), None
+            return keras_files.load_model(path, trust=trust, opt_in="--trust-model"), None
     except UntrustedFileError as err:
         return None, str(err)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
         return None, f"{type(err).__name__}: {_first_line(err)[:160]}"
 
 
-def read_model_section(run: RunData) -> Tuple[str, Optional[str]]:
+def read_model_section(run: RunData, *, trust: bool = False) -> Tuple[str, Optional[str]]:
     """``(section, None)`` for the run's final model, or ``("", note)`` saying in one line
-    why there is no ``## Model`` section (no model file, or one that cannot be read)."""
+    why there is no ``## Model`` section (no model file, one that cannot be read, or one
+    with code in it and ``trust`` off)."""
     path = final_model_path(run)
     source = Path(os.path.relpath(path, run.dir)).as_posix()
     if not path.exists():
         return "", f"model summary and OPs (no {source})"
-    model, problem = _load(path)
+    model, problem = _load(path, trust)
     if model is None:
         return "", f"model summary and OPs ({source} cannot be read: {problem})"
     return model_section(model_facts(model), source=source), None
