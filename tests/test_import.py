@@ -296,8 +296,9 @@ def test_import_command_exports_and_verifies_both_release_layouts(tmp_path, flat
     torch.save(_checkpoint(_reactnet("bnn", flat=flat).float()), path)
     assert any(k.endswith("binary_3x3.weights") == flat
                for k in torch.load(path, weights_only=True)["state_dict"])
-    assert cli.main(["import", str(path), "--image-size", "32", "--lce",
-                     "--out", str(tmp_path / "model.h5")]) == 0
+    np.save(tmp_path / "images.npy", _images(16, 32).astype("float32"))
+    assert cli.main(["import", str(path), "--image-size", "32", "--lce", "--images",
+                     str(tmp_path / "images.npy"), "--out", str(tmp_path / "model.h5")]) == 0
     assert (tmp_path / "model.tflite").exists() and (tmp_path / "model.json").exists()
     verify = json.loads((tmp_path / "export.json").read_text())["verify"]
     assert verify["passed"] and verify["criterion"] == "exact"
