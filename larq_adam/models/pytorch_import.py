@@ -6,9 +6,9 @@ keys prefixed ``module.`` by ``DataParallel``) hold step 1 (binary activations, 
 step 2 (binary activations and weights, BNN). Both releases read: AdamBNN's (steps 1 and 2:
 binary conv weights ``weight`` ``(O, I, k, k)``) and ReActNet's (step 1 the same, step 2
 ``weights`` stored flat ``(O*I*k*k, 1)``); their 298 keys at 1000 classes are pinned in the
-tests. The teacher of the distributional loss is a
-real-valued ResNet-34 with torchvision's parameter names. :func:`from_pytorch` builds the
-matching Keras model with :func:`larq_adam.models.build_model` and loads every tensor:
+tests. The teacher of the distributional loss is a real-valued ResNet-34 with torchvision's
+parameter names. :func:`from_pytorch` builds the matching Keras model with
+:func:`larq_adam.models.build_model` and loads every tensor:
 
 ==========================================  ===================================
 PyTorch (``feature.i`` = ReActNet block i)   Keras
@@ -16,7 +16,6 @@ PyTorch (``feature.i`` = ReActNet block i)   Keras
 ``feature.0.conv1`` / ``feature.0.bn1``      ``stem_conv`` / ``stem_bn``
 ``feature.i.move11``, ``.move21``            ``block{i:02d}_move11``, ``_move21``
 ``feature.i.binary_3x3``, ``.bn1``           ``block{i:02d}_conv3x3``, ``_bn1``
-(``.weight``, or flat ``.weights``)
 ``.move12`` / ``.prelu1`` / ``.move13``      ``_rprelu1`` (shift_x / alpha / shift_y)
 ``.binary_pw``, ``.bn2``                     ``_conv1x1``, ``_bn2``
 ``.binary_pw_down{1,2}``, ``.bn2_{1,2}``     ``_conv1x1{a,b}``, ``_bn2{a,b}``
@@ -28,7 +27,8 @@ PyTorch (``feature.i`` = ReActNet block i)   Keras
 ==========================================  ===================================
 
 Layouts: conv ``(O, I, kh, kw)`` -> ``(kh, kw, I, O)`` (binary convs may also be stored flat,
-``(O*I*kh*kw, 1)``); shifts ``(1, C, 1, 1)`` -> ``(1, 1, 1, C)``; linear ``(out, in)`` ->
+``(O*I*kh*kw, 1)``, named ``weights`` in ReActNet's step-2 release); shifts ``(1, C, 1, 1)``
+-> ``(1, 1, 1, C)``; linear ``(out, in)`` ->
 ``(in, out)``; BatchNorm ``weight, bias, running_mean, running_var`` -> ``gamma, beta,
 moving_mean, moving_variance`` (``num_batches_tracked`` is read and not needed). Every
 tensor is used exactly once; a missing, unexpected or misshapen one is an error with a
