@@ -19,12 +19,13 @@ Example:
     3
 """
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam import limits
+from larq_adam.errors import UserInputError
+from larq_adam.run_files import read_json
 
 __all__ = ["RunConfig", "KINDS", "ORDERS", "STAGES", "INITS", "TEACHER_CHOICES",
            "RUN_META_KEYS"]
@@ -44,8 +45,29 @@ def _is_number(value: Any) -> bool:
         and math.isfinite(value)
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+#: the JSON type every setting takes (None allowed where the field's default is None or
+#: the setting is optional); checked before any value is used, so ``"analysis": "false"``
+#: is refused rather than read as true.
+_TYPES = {
+    **{k: str for k in ("kind", "data", "model", "optimizer", "schedule", "teacher_model",
+                        "stage", "order", "init", "strategy", "data_dir", "teacher")},
+    **{k: bool for k in ("exact_reference", "analysis")},
+    **{k: int for k in ("batch_size", "epochs", "seed", "image_size", "max_steps_per_epoch",
+                        "teacher_epochs")},
+    **{k: float for k in ("width", "pad_values", "weight_decay", "step1_weight_decay",
+                          "step2_weight_decay", "learning_rate", "teacher_width")},
+}
+_OPTIONAL = ("data_dir", "teacher", "image_size", "max_steps_per_epoch", "teacher_epochs",
+             "learning_rate", "teacher_width")
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _type_ok(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,9 +119,14 @@ class RunConfig:
     analysis: bool = True
 
     def __post_init__(self) -> None:
+        for key in ("teacher", "data_dir"):  # a pathlib.Path is taken as its string
+            if hasattr(getattr(self, key), "__fspath__"):
+                object.__setattr__(self, key, str(getattr(self, key)))
         if self.teacher in ("none", ""):
             object.__setattr__(self, "teacher", None)
         stage = getattr(self.stage, "value", self.stage)  # a larq_adam.Stage is accepted
+        object.__setattr__(self, "stage", stage)
+        self._check_types()
         object.__setattr__(self, "stage", str(stage).lower())
         object.__setattr__(self, "optimizer", str(self.optimizer).lower())
         for key in ("width", "pad_values", "weight_decay", "step1_weight_decay",
@@ -108,6 +135,16 @@ class RunConfig:
                 object.__setattr__(self, key, float(getattr(self, key)))
         self._check_choices()
         self._check_numbers()
+
+    def _check_types(self) -> None:
+        for key, kind in _TYPES.items():
+            value = getattr(self, key)
+            if value is None and key in _OPTIONAL:
+                continue
+            if not _type_ok(value, kind):
+                also = " or null" if key in _OPTIONAL else ""
+                raise UserInputError(f"{key} must be {_TYPE_NAMES[kind]}{also}, got "
+                                     f"{value!r} ({type(value).__name__})")
 
     def _check_choices(self) -> None:
         from larq_adam import models  # the registries need TensorFlow: only when checked
@@ -143,18 +180,10 @@ class RunConfig:
             if not ok:
                 raise UserInputError(what)
 
-        for key in ("epochs", "batch_size", "seed"):
-            value = getattr(self, key)
-            need(_is_count(value) or (key == "seed" and value == 0),
-                 f"{key} must be an int >= {0 if key == 'seed' else 1}, got {value!r}")
-        for key in ("max_steps_per_epoch", "teacher_epochs", "image_size"):
-            value = getattr(self, key)
-            need(value is None or _is_count(value),
-                 f"{key} must be None or an int >= 1, got {value!r}")
-        for key in ("width", "teacher_width", "learning_rate"):
-            value = getattr(self, key)
-            need((value is None and key != "width") or (_is_number(value) and value > 0),
-                 f"{key} must be a number > 0, got {value!r}")
+        for key in ("epochs", "batch_size", "seed", "max_steps_per_epoch", "teacher_epochs",
+                    "image_size", "width", "teacher_width", "learning_rate"):
+            if getattr(self, key) is not None or key not in _OPTIONAL:
+                limits.check_range(key, getattr(self, key))
         for key in ("pad_values", "weight_decay", "step1_weight_decay", "step2_weight_decay"):
             need(_is_number(getattr(self, key)),
                  f"{key} must be a finite number, got {getattr(self, key)!r}")
@@ -212,12 +241,10 @@ class RunConfig:
         if not path.exists():
             raise UserInputError(f"--config {path}: no such file; pass a run's config.json "
                                  "(or its run folder)")
+        record = read_json(path, fix="pass a run's config.json as written by larq-adam train")
         try:
-            record = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CorruptFileError(f"{path} is not valid JSON ({exc}); pass a run's "
-                                   "config.json as written by larq-adam train") from None
-        if not isinstance(record, dict):
-            raise CorruptFileError(f"{path} does not hold a JSON object; pass a run's "
-                                   "config.json as written by larq-adam train")
-        return cls.from_json(record, where=str(path))
+            return cls.from_json(record, where=str(path))
+        except UserInputError as err:
+            if str(path) in str(err):
+                raise
+            raise UserInputError(f"{path}: {err}") from None

@@ -53,6 +53,7 @@ import dataclasses
 import functools
 import math
 import os
+import stat
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -757,7 +758,43 @@ def _holdout(path: str, classes: List[str], split: str, split_seed: int,
     return per_class
 
 
+def _escaped(path: str) -> str:
+    """``path`` printable: bytes that are not UTF-8 shown as ``\\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_name(directory: str, name: str) -> None:
+    """A file or folder name TensorFlow can take (UTF-8), else one line naming it."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserInputError(
+            f"{_escaped(os.path.join(directory, name))}: the name is not UTF-8 (bytes shown "
+            "escaped), which TensorFlow cannot read: rename it") from None
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISDIR, "a folder"))
+
+
+def _check_regular(path: str) -> None:
+    """A regular file (or a link to one): anything else would hang or fail when read."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise CorruptFileError(f"Image {_escaped(path)}: unreadable "
+                               f"({err.strerror or err}); fix or remove it") from None
+    if not stat.S_ISREG(mode):
+        kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+        raise UserInputError(f"Image {_escaped(path)} is {kind}, not a regular file: "
+                             "remove it from the dataset folder (only image files are read)")
+
+
 def _class_dirs(root: str) -> List[str]:
+    for name in os.listdir(root):
+        if os.path.isdir(os.path.join(root, name)):
+            _check_name(root, name)  # a class name
     classes = sorted(d for d in os.listdir(root)
                      if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
     if not classes:
@@ -775,8 +812,12 @@ def _class_dirs(root: str) -> List[str]:
 def _images_in(directory: str) -> List[str]:
     if not os.path.isdir(directory):
         return []
-    return [os.path.join(directory, f) for f in sorted(os.listdir(directory))
-            if f.lower().endswith(IMAGE_EXTENSIONS)]
+    files = [os.path.join(directory, f) for f in sorted(os.listdir(directory))
+             if f.lower().endswith(IMAGE_EXTENSIONS)]
+    for path in files:
+        _check_name(directory, os.path.basename(path))
+        _check_regular(path)
+    return files
 
 
 def image_file_problem(path: str) -> Optional[str]:

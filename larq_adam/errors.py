@@ -7,7 +7,8 @@ from the built-in class a caller would expect (``ValueError`` for a bad argument
 """
 
 __all__ = ["LarqAdamError", "UserInputError", "CorruptFileError", "RunStateError",
-           "MissingDependencyError", "UntrustedFileError"]
+           "MissingDependencyError", "UntrustedFileError", "RunLockedError", "DiskWriteError",
+           "SetupError", "TrainingInterrupted"]
 
 
 class LarqAdamError(Exception):
@@ -36,3 +37,40 @@ class UntrustedFileError(UserInputError):
     a container, a Keras ``Lambda`` layer's code, an unknown layer class): refused unless the
     caller says the file is trusted (``trust=True``, ``--trust-checkpoint`` /
     ``--trust-model``), since reading it would run code it carries."""
+
+
+class RunLockedError(RunStateError):
+    """Another process is writing the run folder (its lock, ``RUN/.lock``, is held); the
+    message names the holder's process id."""
+
+
+class DiskWriteError(LarqAdamError, OSError):
+    """A write failed because the disk is full or the place is not writable (read-only file
+    system, no permission); the message names the file, the space or permission needed and
+    the fix. ``errno`` and ``filename`` are those of the failed write."""
+
+    def __init__(self, message: str, *, code=None, filename=None):
+        super().__init__(message)
+        self.errno = code
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SetupError(LarqAdamError, RuntimeError):
+    """The environment is not set up for the call (e.g. ``TF_CONFIG`` for a multi-worker
+    strategy is missing or malformed); the message says what to set."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped at a batch boundary on SIGINT or SIGTERM. ``signum`` is the signal,
+    ``checkpoint`` the last complete checkpoint (kept; ``None`` when no epoch finished), and
+    the message says how to continue (``--resume``). A ``KeyboardInterrupt``, so code that
+    stops on Ctrl-C keeps stopping; the command line exits with status 128 + ``signum``
+    (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, *, signum: int, checkpoint=None):
+        super().__init__(message)
+        self.signum = signum
+        self.checkpoint = checkpoint

@@ -20,12 +20,55 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 from larq_adam.atomic import atomic_write_text
 from larq_adam.errors import CorruptFileError
 
-__all__ = ["read_json", "read_record", "read_history", "trim_history", "h5_problem"]
+__all__ = ["MAX_JSON_DEPTH", "json_depth", "parse_json", "read_json", "read_record", "read_history", "trim_history", "h5_problem"]
 
 T = TypeVar("T")
 
 PathLike = Union[str, os.PathLike]
 _MISSING_VALUES = ("", "na", "nan")
+#: the deepest nesting of arrays and objects a run folder's JSON may have (the project's
+#: own files nest a few levels); deeper is refused before Python's recursion limit is met
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` / ``{`` in JSON ``text`` (brackets inside strings not
+    counted); linear in the length, no recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(text: Union[str, bytes], *, where: str, fix: str) -> Any:
+    """The JSON value of ``text``; :class:`CorruptFileError` naming ``where`` when it is
+    not JSON, not UTF-8 or nested deeper than :data:`MAX_JSON_DEPTH`."""
+    try:
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        depth = json_depth(decoded)
+        if depth > MAX_JSON_DEPTH:
+            raise CorruptFileError(f"{where} nests arrays or objects {depth} deep (at most "
+                                   f"{MAX_JSON_DEPTH} are read): {fix}")
+        return json.loads(decoded)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        where_in = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+        reason = getattr(err, "msg", None) or type(err).__name__
+        raise CorruptFileError(f"{where} is not valid JSON ({reason}{where_in}; "
+                               f"{len(text)} bytes): {fix}") from None
 
 
 def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
@@ -33,14 +76,7 @@ def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
     :class:`CorruptFileError` (``"<path> is not valid JSON (...): <fix>"``) when it cannot
     be parsed or holds no object."""
     path = Path(path)
-    text = path.read_bytes()
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        where = f" at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
-        reason = getattr(err, "msg", None) or type(err).__name__
-        raise CorruptFileError(f"{path} is not valid JSON ({reason}{where}; "
-                               f"{len(text)} bytes): {fix}") from None
+    value = parse_json(path.read_bytes(), where=str(path), fix=fix)
     if not isinstance(value, dict):
         raise CorruptFileError(f"{path} holds JSON but not an object: {fix}")
     return value

@@ -5,6 +5,7 @@ Nothing here imports TensorFlow at module level, so ``larq-adam --help`` answers
 :func:`load_tensorflow` imports it (quietly) when a command runs.
 """
 import argparse
+import contextlib
 import math
 import os
 import re
@@ -77,17 +78,55 @@ def load_tensorflow(*, debug: bool = False) -> None:
 
 
 def run_command(command: Callable[[argparse.Namespace], Optional[int]],
-                args: argparse.Namespace, *, prog: str) -> int:
-    """Run ``command(args)``; a user-fixable error (:data:`USER_ERRORS`) becomes one line on
-    stderr and exit status 2 (``--debug``: re-raised with its traceback)."""
+                args: argparse.Namespace, *, prog: str, precheck: Optional[Check] = None,
+                run_folder: Optional[Callable[[argparse.Namespace], Any]] = None,
+                argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``command(args)``: first ``precheck(args)`` (checks that need no TensorFlow), then
+    the writer's lock of ``run_folder(args)`` (when it names a folder: one writer per run
+    folder, :mod:`larq_adam.run_lock`), then TensorFlow is loaded and the command runs.
+
+    A user-fixable error (:data:`USER_ERRORS`) and a write refused by the disk (full,
+    read-only, no permission: :func:`larq_adam.disk.write_error`) become one line on stderr
+    and exit status 2; training stopped by SIGINT / SIGTERM one line saying how to resume
+    and status 128 + the signal (130, 143; ``argv``: the command's arguments, for the
+    resume line). ``--debug`` re-raises with the traceback."""
+    from larq_adam.disk import write_error
+    from larq_adam.errors import TrainingInterrupted
+    from larq_adam.run_lock import run_lock
+
+    debug = getattr(args, "debug", False)
     try:
-        load_tensorflow(debug=getattr(args, "debug", False))
-        return int(command(args) or 0)
+        if precheck is not None:
+            precheck(args)
+        folder = run_folder(args) if run_folder is not None else None
+        with run_lock(folder, command=prog) if folder else contextlib.nullcontext():
+            load_tensorflow(debug=debug)
+            return int(command(args) or 0)
+    except TrainingInterrupted as err:
+        print(f"{prog}: {one_line(err)}; continue with: {resume_command(argv)}",
+              file=sys.stderr, flush=True)
+        return 128 + int(err.signum)
     except USER_ERRORS as err:
-        if getattr(args, "debug", False):
+        if debug:
             raise
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr, flush=True)
         return 2
+    except Exception as err:  # noqa: BLE001 - only a refused write is turned into a line
+        converted = write_error(err)
+        if converted is None or debug:
+            raise
+        print(f"{prog}: error: {one_line(converted)}", file=sys.stderr, flush=True)
+        return 2
+
+
+def resume_command(argv: Optional[Sequence[str]] = None) -> str:
+    """The command line that continues this one: the same arguments with ``--resume``."""
+    import shlex
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--resume" not in args:
+        args.append("--resume")
+    return "larq-adam " + shlex.join(args)
 
 
 # ----------------------------------------------------------------------------- types
@@ -123,6 +162,29 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def ranged(name: str) -> Callable[[str], Any]:
+    """argparse type: a number in :data:`larq_adam.limits.RANGES` ``[name]`` (an integer
+    setting also takes an integral float such as ``1e3``; ``1e20`` is out of range)."""
+    from larq_adam.limits import RANGES
+
+    low, high, kind = RANGES[name]
+
+    def parse(text: str) -> Any:
+        value = _number(text, float) if kind == "int" else finite_float(text)
+        if kind == "int":
+            if not math.isfinite(value) or value != int(value) or not low <= value <= high:
+                raise argparse.ArgumentTypeError(
+                    f"must be an integer in [{low}, {high}], got {text!r}")
+            return int(value)
+        if not low < value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number in ({low:g}, {high:g}], "
+                                             f"got {text!r}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
 def positive_float(text: str) -> float:
@@ -161,11 +223,12 @@ def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
     g.add_argument("--data-dir", default=None,
                    help="tensorflow-datasets data dir (ImageNet's tar files go in its "
                         "downloads/manual sub-folder)")
-    g.add_argument("--image-size", type=positive_int, default=None,
+    g.add_argument("--image-size", type=ranged("image_size"), default=None,
                    help="resize images to this side (default: the dataset's own size, 224 "
                         "for ImageNet-like sets)")
-    g.add_argument("--batch-size", type=positive_int, default=64, help="global batch size")
-    g.add_argument("--max-steps-per-epoch", type=positive_int, default=None,
+    g.add_argument("--batch-size", type=ranged("batch_size"), default=64, help="global batch size")
+    g.add_argument("--max-steps-per-epoch", type=ranged("max_steps_per_epoch"),
+                   default=None,
                    help="cap the batches per epoch and of the evaluation (smoke tests)")
 
 
@@ -175,16 +238,16 @@ def add_model_options(parser: argparse.ArgumentParser, *, model: str, width: flo
     g.add_argument("--model", default=model,
                    help="student network: reactnet_a, strong_baseline, or a larq-zoo network "
                         "(see la.models.available())")
-    g.add_argument("--width", type=positive_float, default=width,
+    g.add_argument("--width", type=ranged("width"), default=width,
                    help="channel multiplier of the student (1.0 = the paper's network)")
-    g.add_argument("--epochs", type=positive_int, default=epochs,
+    g.add_argument("--epochs", type=ranged("epochs"), default=epochs,
                    help="epochs of every training step (per step in two-step runs)")
     g.add_argument("--teacher", default=teacher,
                    help="distillation teacher: 'none' (cross-entropy on the labels), 'auto' "
                         "(train a real-valued one first) or the path of a saved Keras model")
     g.add_argument("--teacher-model", default="resnet18",
                    help="architecture of the 'auto' teacher (resnet18 or resnet34)")
-    g.add_argument("--teacher-epochs", type=positive_int, default=None,
+    g.add_argument("--teacher-epochs", type=ranged("teacher_epochs"), default=None,
                    help="epochs of the 'auto' teacher (default: --epochs)")
     g.add_argument("--pad-values", type=finite_float, default=0.0,
                    help="pad value of the binarized inputs of the 3x3 binary convs: 0 as the "
@@ -205,7 +268,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, run_dir: str) -> None:
                    help="with --resume: settings that may differ from the saved run's "
                         f"({', '.join(ALLOW_CHANGES)}), e.g. a lower --lr after a divergence")
     g.add_argument("--strategy", default="default", help=STRATEGY_HELP)
-    g.add_argument("--seed", type=non_negative_int, default=0,
+    g.add_argument("--seed", type=ranged("seed"), default=0,
                    help="random seed of data order, augmentation and initial weights")
     g.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     add_debug(parser)

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argumen
                            formatter_class=common.HelpFormatter)
         common.add_training_options(p, run_dir=f"runs/{function}", epochs=epochs, width=0.25,
                                     model=model)
-        p.add_argument("--lr", type=common.positive_float, default=1e-3,
+        p.add_argument("--lr", type=common.ranged("learning_rate"), default=1e-3,
                        help="initial learning rate where the experiment does not set one")
         _add_specific(name, p)
         parsers[name] = p

@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_export_options(parser: argparse.ArgumentParser) -> None:
     """The export options ``train`` shares."""
     g = parser.add_argument_group("export")
-    g.add_argument("--images", type=common.positive_int, default=256,
+    g.add_argument("--images", type=common.ranged("images"), default=256,
                    help="class-balanced test images the LCE file is verified on")
-    g.add_argument("--bench-runs", type=common.positive_int, default=10,
+    g.add_argument("--bench-runs", type=common.ranged("bench_runs"), default=10,
                    help="timed single-image inferences per file")
     g.add_argument("--classifier", choices=("float32", "float16", "int8"), default="float32",
                    help="storage of the real-valued classifier's weights in the LCE file")
@@ -120,6 +120,15 @@ def print_result(result: Any) -> None:
               f"{ver['max_abs_diff']:.3g}, top-1 agreement {100 * ver['top1_agreement']:.1f}%)")
     for warning in result.warnings:
         print(f"[export] warning: {warning}")
+
+
+def run_folder(args: argparse.Namespace) -> Optional[Path]:
+    """The folder the export writes (the run folder, or the model file's folder), locked
+    for the whole command; None when the path names nothing (the command says so)."""
+    try:
+        return find_model(args.path)[1]
+    except (UserInputError, RunStateError):
+        return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,11 +68,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _subparser(parser, "train").set_defaults(**train.preset_defaults(args_list))
         args = parser.parse_args(args_list)
         return common.run_command(lambda a: train.run(a, defaults=defaults), args,
-                                  prog="larq-adam train")
+                                  prog="larq-adam train", precheck=train.precheck,
+                                  run_folder=train.run_folder, argv=args_list)
     args = parser.parse_args(args_list)
     module = importlib.import_module(COMMANDS[args.command][0])
     prog = f"larq-adam {args.command}"
-    return common.run_command(module.run, args, prog=prog)
+    return common.run_command(module.run, args, prog=prog,
+                              precheck=getattr(module, "precheck", None),
+                              run_folder=getattr(module, "run_folder", None), argv=args_list)
 
 
 def console() -> None:

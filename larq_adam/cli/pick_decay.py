@@ -20,18 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidates", type=common.finite_float, nargs="+",
                         default=[1e-5, 5e-6, 1e-6, 0.0],
                         help="weight decays to try (include 0: the reference)")
-    parser.add_argument("--epochs", type=common.positive_int, default=3,
+    parser.add_argument("--epochs", type=common.ranged("epochs"), default=3,
                         help="epochs of each trial (the paper reads the early epochs)")
-    parser.add_argument("--width", type=common.positive_float, default=0.125,
+    parser.add_argument("--width", type=common.ranged("width"), default=0.125,
                         help="channel multiplier of the network")
     parser.add_argument("--model", default="reactnet_a", help="reactnet_a or strong_baseline")
     parser.add_argument("--data", default="mnist5k", help="dataset name (see larq-adam train)")
-    parser.add_argument("--seed", type=common.non_negative_int, default=0,
+    parser.add_argument("--seed", type=common.ranged("seed"), default=0,
                         help="one seed for every trial: the same initial weights")
-    parser.add_argument("--batch-size", type=common.positive_int, default=64)
-    parser.add_argument("--max-steps-per-epoch", type=common.positive_int, default=16,
+    parser.add_argument("--batch-size", type=common.ranged("batch_size"), default=64)
+    parser.add_argument("--max-steps-per-epoch", type=common.ranged("max_steps_per_epoch"),
+                        default=16,
                         help="batches per epoch (and of the evaluation)")
-    parser.add_argument("--lr", type=common.positive_float, default=1e-3,
+    parser.add_argument("--lr", type=common.ranged("learning_rate"), default=1e-3,
                         help="Adam's initial learning rate")
     parser.add_argument("--decay-scale", type=common.positive_float, default=1.0,
                         help="train each candidate at decay x this (short trials of decays "

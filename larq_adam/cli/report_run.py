@@ -5,6 +5,8 @@ records) and, when present, the export's ``export.json`` and the final model (it
 and the paper's OPs, Table 3); writes ``RUN/report.md`` and ``RUN/figures/``.
 """
 import argparse
+from pathlib import Path
+from typing import Optional
 
 from larq_adam.cli import common
 
@@ -13,6 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run folder written by larq-adam train")
     common.add_trust_model(parser)
     common.add_debug(parser)
+
+
+def run_folder(args: argparse.Namespace) -> Optional[str]:
+    """The run folder, locked while the report is written (None when it does not exist:
+    the command says so)."""
+    return args.run_dir if Path(args.run_dir).is_dir() else None
 
 
 def run(args: argparse.Namespace) -> int:

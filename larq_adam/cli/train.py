@@ -17,7 +17,7 @@ runs a saved configuration again (in another --run-dir, or with --resume in its 
 """
 import argparse
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from larq_adam.cli import common, export_run
 from larq_adam.errors import UserInputError
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="run a saved configuration again (other training options refused)")
     g.add_argument("--optimizer", default="adam",
                    help="adam, sgd, rmsprop, adagrad, adadelta, amsgrad or adabound")
-    g.add_argument("--lr", type=common.positive_float, default=DEFAULTS["lr"],
+    g.add_argument("--lr", type=common.ranged("learning_rate"), default=DEFAULTS["lr"],
                    help="initial learning rate of every step")
     g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"),
                    help="learning-rate schedule per step (linear to 0 is the paper's)")
@@ -109,6 +109,51 @@ def _saved_config(args: argparse.Namespace, defaults: Dict[str, Any]) -> Any:
         raise UserInputError(f"--config runs the saved settings as they are, but {flags} "
                              "were given too; edit a copy of the config.json instead")
     return RunConfig.load(args.config)
+
+
+def _strategy_name(args: argparse.Namespace) -> str:
+    if args.config:  # the saved run's, read as JSON (no TensorFlow needed)
+        from larq_adam.run_files import read_json
+
+        path = Path(args.config)
+        path = path / "config.json" if path.is_dir() else path
+        try:
+            return str(read_json(path, fix="").get("strategy", "default")).lower()
+        except (OSError, ValueError):
+            return "default"  # RunConfig.load names the problem when the command runs
+    return str(args.strategy).lower()
+
+
+def precheck(args: argparse.Namespace) -> None:
+    """What is checked before TensorFlow loads: ``TF_CONFIG`` for ``--strategy
+    multiworker`` and a lower bound of the memory the student and an 'auto' teacher need
+    (:func:`larq_adam.limits.check_memory`)."""
+    from larq_adam import limits, tf_config
+
+    if args.preset == "imagenet" and args.run_dir == IMAGENET["run_dir"]:
+        args.run_dir = f"runs/{args.model}_imagenet"
+    if _strategy_name(args) == "multiworker":
+        tf_config.check_tf_config()
+    if args.config:
+        return
+    size = args.image_size or (32 if args.dataset in ("mnist5k", "cifar10", "cifar100")
+                               else 224)
+    models = [args.model] + ([args.teacher_model] if args.teacher == "auto" else [])
+    for model in models:
+        limits.check_memory(model, width=args.width, image_size=size,
+                            batch_size=args.batch_size)
+
+
+def run_folder(args: argparse.Namespace) -> Optional[str]:
+    """The folder this process writes, locked for the whole command: ``--run-dir``, except
+    on a multi-worker run's non-chief workers (they write ``RUN/.workers/<task>``, locked
+    by :func:`larq_adam.training.train`)."""
+    from larq_adam import tf_config
+
+    if _strategy_name(args) == "multiworker" \
+            and not tf_config.is_chief(tf_config.check_tf_config()):
+        return None
+    return args.run_dir
 
 
 def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:

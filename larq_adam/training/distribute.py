@@ -12,7 +12,6 @@ Build models, optimizers (:func:`~larq_adam.training.make_optimizer`) and
 To test multi-replica code on one CPU, split it first (before TensorFlow uses any device):
 ``configure_cpu_devices(2); strategy("mirrored")`` gives two replicas.
 """
-import json
 import os
 import shutil
 from pathlib import Path
@@ -20,40 +19,15 @@ from typing import Optional, Union
 
 import tensorflow as tf
 
+from larq_adam.errors import SetupError
+from larq_adam.tf_config import check_tf_config
+
 __all__ = ["STRATEGIES", "strategy", "configure_cpu_devices", "worker_run_dir"]
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
-_TF_CONFIG_HELP = (
-    "set the TF_CONFIG environment variable on every worker before starting Python, e.g. "
-    'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-    '"task": {"type": "worker", "index": 0}}\' (index = this worker\'s position); see '
-    "https://www.tensorflow.org/guide/distributed_training#TF_CONFIG"
-)
-
-
 def _check_tf_config() -> None:
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        raise RuntimeError(
-            f"strategy('multiworker') needs TF_CONFIG, which is not set: {_TF_CONFIG_HELP}"
-        )
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {_TF_CONFIG_HELP}") from None
-    cluster = config.get("cluster") if isinstance(config, dict) else None
-    task = config.get("task") if isinstance(config, dict) else None
-    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
-        raise ValueError(f"TF_CONFIG has no cluster with workers: {_TF_CONFIG_HELP}")
-    if not isinstance(task, dict) or "type" not in task or "index" not in task:
-        raise ValueError(f"TF_CONFIG has no task {{type, index}}: {_TF_CONFIG_HELP}")
-    members = cluster.get(task["type"])
-    if not isinstance(members, list) or not 0 <= int(task["index"]) < len(members):
-        raise ValueError(
-            f"TF_CONFIG task {task} does not name a member of the cluster {cluster}: "
-            f"{_TF_CONFIG_HELP}"
-        )
+    check_tf_config()
 
 
 def _tpu_strategy(tpu: Optional[str]) -> tf.distribute.Strategy:
@@ -62,7 +36,7 @@ def _tpu_strategy(tpu: Optional[str]) -> tf.distribute.Strategy:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except Exception as error:  # the resolver raises ValueError/RuntimeError/NotFoundError
-        raise RuntimeError(
+        raise SetupError(
             f"strategy('tpu'): no TPU is reachable ({type(error).__name__}: {error}). Run on a "
             "TPU VM or Colab TPU runtime, or pass tpu='NAME' / set TPU_NAME for a TPU node; use "
             "strategy('mirrored') for GPUs/CPUs"
@@ -151,5 +125,5 @@ def worker_run_dir(run_dir: Union[str, "os.PathLike[str]"], strat: tf.distribute
     if resume and run_dir.is_dir():
         shutil.rmtree(private, ignore_errors=True)
         shutil.copytree(run_dir, private,
-                        ignore=shutil.ignore_patterns(".workers", ".partial-*"))
+                        ignore=shutil.ignore_patterns(".workers", ".partial-*", ".lock"))
     return private

@@ -36,10 +36,13 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import tensorflow as tf
 
+from larq_adam import limits
 from larq_adam.atomic import atomic_write_json, remove_partial_files
+from larq_adam.disk import check_room, check_writable
 from larq_adam.config import RunConfig
 from larq_adam.errors import RunStateError, UserInputError
 from larq_adam.records import RunResult, StepResult
+from larq_adam.run_lock import run_lock
 from larq_adam.run_files import read_json
 from larq_adam.stages import Stage
 from larq_adam.training import distribute, resume as resume_lib
@@ -78,6 +81,18 @@ def _check_resume_state(run: Path, resume: Union[bool, str]) -> None:
         what = "does not exist" if not run.exists() else "holds no run (no config.json)"
         raise RunStateError(f"--resume: {run} {what}, so there is nothing to resume; run "
                             "without --resume to start the run there")
+
+
+def _check_resources(run: Path, config: RunConfig, data: RunData) -> None:
+    """Before anything is written: the memory a training step needs (a lower bound) and
+    room on the run folder's disk for the next checkpoint; one line each."""
+    size, classes = int(data.info.input_shape[0]), int(data.info.num_classes)
+    limits.check_memory(config.model, width=config.width, image_size=size,
+                        batch_size=config.batch_size, num_classes=classes)
+    check_writable(run)
+    params = limits.parameter_count(config.model, width=config.width, num_classes=classes)
+    if params is not None:
+        check_room(run, limits.checkpoint_bytes(params), what="the next checkpoint")
 
 
 def _prepare_run(run: Path, config: RunConfig, *, resume: Union[bool, str],
@@ -187,6 +202,17 @@ def train(run_dir: PathLike, config: RunConfig, *, resume: Union[bool, str] = Fa
     # non-chief workers write a private copy, taken from the chief's folder on resume
     run = distribute.worker_run_dir(run_dir, strat, resume=bool(resume))
     data = load_run_data(config)
+    _check_resources(run, config, data)
+    _check_resume_state(run, resume)
+    with run_lock(run, command="larq_adam.training.train"):
+        return _train_in(run, config, data, strat, resume=resume, allow_changes=allow_changes,
+                         verbose=verbose, extra_callbacks=extra_callbacks)
+
+
+def _train_in(run: Path, config: RunConfig, data: RunData, strat: tf.distribute.Strategy, *,
+              resume: Union[bool, str], allow_changes: Sequence[str], verbose: int,
+              extra_callbacks: Sequence[tf.keras.callbacks.Callback]) -> RunResult:
+    """:func:`train`'s writing part, in the run folder ``run`` (locked)."""
     _prepare_run(run, config, resume=resume, allow_changes=allow_changes)
     go_on = dict(resume=bool(resume), allow_changes=allow_changes,
                  extra_callbacks=extra_callbacks, verbose=verbose)

@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
-from larq_adam import analysis, keras_files, models
+from larq_adam import analysis, keras_files, limits, models
+from larq_adam.disk import check_room
 from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_write_json
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.records import StepResult
@@ -187,6 +188,8 @@ def _build(step: Step, step_dir: Path, data: RunData, strategy: tf.distribute.St
         state = {name: cb.checkpoint_state(model) for name, cb in stateful.items()}
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch,
                                      elapsed=elapsed, **state)
+    check_room(step_dir, limits.checkpoint_bytes(model.count_params()),
+               what=f"step {step.name!r}'s next checkpoint")
     return _Built(model, trainer, optimizer, epoch, elapsed, callbacks, stateful, checkpoint)
 
 
