@@ -59,7 +59,14 @@ class StepResult:
     @classmethod
     def from_json(cls, record: Mapping[str, Any], *,
                   history: Optional[List[Dict[str, float]]] = None) -> "StepResult":
+        """The result in ``record``; ``TypeError`` naming a value of the wrong type."""
         fields = {f.name for f in dataclasses.fields(cls)} - {"history"}
+        for key, kinds in _KINDS.items():
+            value = record.get(key)
+            if (value is not None or key in _REQUIRED) and (
+                    isinstance(value, bool) or not isinstance(value, kinds)):
+                raise TypeError(f"{key!r} is {value!r}, not "
+                                f"{'a string' if kinds is str else 'a number'}")
         return cls(**{k: v for k, v in record.items() if k in fields}, history=history or [])
 
     @classmethod
@@ -74,6 +81,14 @@ class StepResult:
             raise CorruptFileError(f"{path} cannot be read as a step result ({exc}): delete "
                                    "it and run again with --resume to finish the step "
                                    "again") from None
+
+
+#: the types of a ``result.json``'s values (those in _REQUIRED may not be null)
+_KINDS = {"name": str, "stage": str, "optimizer": str, "test_accuracy": (int, float),
+          "test_top5": (int, float), "seconds": (int, float), "epochs": int,
+          "weight_decay": (int, float), "ff_ratio": (int, float), "c2i_ratio": (int, float),
+          "learning_rate": (int, float), "best_accuracy": (int, float), "best_epoch": int}
+_REQUIRED = ("name", "stage", "test_accuracy", "test_top5", "seconds", "epochs")
 
 
 @dataclasses.dataclass

@@ -295,7 +295,7 @@ class C2IRatio(_AnalysisCallback):
             return [latent._to_numpy(a) for a in ref]
         path = os.fspath(ref)
         if path.endswith(".npz"):
-            with np.load(path) as data:
+            with np.load(path, allow_pickle=False) as data:
                 keys = sorted(
                     (k for k in data.files if k.startswith("arr_")), key=lambda k: int(k[4:])
                 )

@@ -41,9 +41,14 @@ Example:
 """
 import os
 import re
+import zipfile
+import zlib
 from typing import Any, Dict, List, Mapping
 
 import numpy as np
+
+from larq_adam.atomic import atomic_path
+from larq_adam.errors import CorruptFileError
 
 __all__ = ["RECORD_KINDS", "record_path", "save_record", "load_records", "trim_records"]
 
@@ -82,19 +87,47 @@ def save_record(record_dir: str, kind: str, epoch: int, arrays: Mapping[str, Any
             flat[f"{key}__count"] = np.asarray(len(value))
         else:
             flat[key] = np.asarray(value)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **flat)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **flat)
     return path
 
 
+def _record_fix(path: str) -> str:
+    return (f"delete {path} (the report leaves that epoch out) or train the step again to "
+            "measure it anew")
+
+
 def _load_one(path: str) -> Dict[str, Any]:
+    """One record; :class:`CorruptFileError` naming the file when it is not a whole
+    ``.npz`` of plain arrays (truncated, garbage, pickled objects) or not a record's shape.
+    Nothing is unpickled."""
+    try:
+        return _read_arrays(path)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError,
+            zlib.error) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise CorruptFileError(f"{path} is not a readable analysis record ({reason[:160]}): "
+                               f"{_record_fix(path)}") from None
+
+
+def _read_arrays(path: str) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     lists: Dict[str, Dict[int, np.ndarray]] = {}
     counts: Dict[str, int] = {}
     with np.load(path, allow_pickle=False) as data:
+        if not hasattr(data, "files"):
+            raise ValueError("it holds one array, not the named arrays of a record")
         for key in data.files:
             value = data[key]
+            if value.dtype == object:
+                raise ValueError(f"array {key!r} holds Python objects")
+            if key in ("epoch",) or key.endswith("__count"):
+                if value.ndim != 0 or value.dtype.kind not in "iu":
+                    raise ValueError(f"{key!r} is not one integer (shape {value.shape}, "
+                                     f"{value.dtype})")
+            if key == "layer_names" and (value.ndim != 1 or value.dtype.kind != "U"):
+                raise ValueError(f"'layer_names' is not a list of names (shape "
+                                 f"{value.shape}, {value.dtype})")
             if key.endswith("__count"):
                 counts[key[: -len("__count")]] = int(value)
                 continue
@@ -107,6 +140,8 @@ def _load_one(path: str) -> Dict[str, Any]:
                 out[key] = int(value)
             else:
                 out[key] = value
+    if "epoch" not in out:
+        raise ValueError("it has no 'epoch'")
     for name in set(lists) | set(counts):
         items = lists.get(name, {})
         out[name] = [items[i] for i in range(counts.get(name, len(items)))]

@@ -106,6 +106,12 @@ def run_command(command: Callable[[argparse.Namespace], Optional[int]],
         print(f"{prog}: {one_line(err)}; continue with: {resume_command(argv)}",
               file=sys.stderr, flush=True)
         return 128 + int(err.signum)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted (files are written whole, so nothing is half-written); "
+              f"continue with: {resume_command(argv)}", file=sys.stderr, flush=True)
+        return 130
     except USER_ERRORS as err:
         if debug:
             raise

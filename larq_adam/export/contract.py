@@ -10,6 +10,7 @@ the classifier's storage, file sizes). :func:`write_contract` writes that beside
 applies ``(pixels / 255 - mean) / std`` itself (:class:`Preprocess`, the same float32 ops
 as the training pipeline), so the converted file takes camera pixels directly.
 """
+import hashlib
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -18,12 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 from larq_adam.atomic import atomic_write_json
-from larq_adam.errors import UserInputError
+from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.export.base import PathLike, student
 from larq_adam.export.ops import io_tensors
+from larq_adam.run_files import read_json
 
 __all__ = ["CONTRACT_VERSION", "Preprocess", "check_normalization", "with_preprocessing",
-           "to_pixels", "versions", "build_contract", "write_contract"]
+           "to_pixels", "versions", "build_contract", "write_contract", "file_sha256",
+           "read_contract"]
 
 CONTRACT_VERSION = 1
 Normalization = Tuple[Sequence[float], Sequence[float]]
@@ -133,6 +136,8 @@ def build_contract(lce: Dict[str, Any], *, ops: Dict[str, Any],
         raise UserInputError(f"{len(names)} class names for a model with {classes} outputs; "
                              "pass the names of the dataset the model was trained on")
     files = {os.path.basename(f["path"]): int(f["bytes"]) for f in (lce, float_file) if f}
+    digests = {os.path.basename(f["path"]): file_sha256(f["path"])
+               for f in (lce, float_file) if f}
     return {
         "contract_version": CONTRACT_VERSION,
         "model": os.path.basename(lce["path"]),
@@ -147,7 +152,38 @@ def build_contract(lce: Dict[str, Any], *, ops: Dict[str, Any],
         "ops": _ops_summary(ops),
         "classifier": lce.get("classifier", "float32"),
         "files": files,
+        "sha256": digests,
     }
+
+
+def file_sha256(path: PathLike) -> str:
+    """The SHA-256 of the file at ``path`` (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_contract(path: PathLike) -> Dict[str, Any]:
+    """A ``model.json``, checked against the files it describes (their SHA-256): one line
+    (:class:`~larq_adam.errors.CorruptFileError`) naming a damaged contract or a model file
+    it does not describe (e.g. after an export was killed half-way)."""
+    fix = "export the model again (larq-adam export RUN), which rewrites both files"
+    path = os.fspath(path)
+    record = read_json(path, fix=fix)
+    digests = record.get("sha256")
+    if not isinstance(digests, dict) or not isinstance(record.get("model"), str):
+        raise CorruptFileError(f"{path} is not a deployment contract (no 'model' and "
+                               f"'sha256'): {fix}")
+    for name, expected in digests.items():
+        model_file = os.path.join(os.path.dirname(path), str(name))
+        if not os.path.isfile(model_file):
+            raise CorruptFileError(f"{path} describes {model_file}, which is missing: {fix}")
+        if file_sha256(model_file) != expected:
+            raise CorruptFileError(f"{path} describes another {name} than the one beside it "
+                                   f"(SHA-256 differs): {fix}")
+    return record
 
 
 def write_contract(path: PathLike, lce: Dict[str, Any], **contract: Any) -> str:

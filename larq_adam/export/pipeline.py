@@ -34,6 +34,7 @@ LCE_FILE = "model.tflite"
 FLOAT_FILE = "model_float.tflite"
 CONTRACT_FILE = "model.json"
 DEFAULT_BENCHMARK_RUNS = 10
+_DICT_PARTS = ("lce", "float", "verify", "ops", "bench_lce", "bench_float", "device_log")
 _FIX = "export the model again (la.export.check or larq-adam export RUN), which rewrites it"
 
 
@@ -68,7 +69,17 @@ class ExportResult:
 
     @classmethod
     def from_json(cls, record: Dict[str, Any]) -> "ExportResult":
+        """The result in ``record``; ``TypeError`` naming a part of the wrong type."""
         fields = {f.name for f in dataclasses.fields(cls)}
+        for key, value in record.items():
+            if key in _DICT_PARTS and value is not None and not isinstance(value, dict):
+                raise TypeError(f"'{key}' is {type(value).__name__}, not an object")
+            if key in ("source", "images", "contract") and value is not None \
+                    and not isinstance(value, str):
+                raise TypeError(f"'{key}' is {type(value).__name__}, not a string")
+        warnings = record.get("warnings", [])
+        if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+            raise TypeError("'warnings' is not a list of strings")
         return cls(**{k: v for k, v in record.items() if k in fields})
 
     @classmethod
@@ -186,6 +197,14 @@ def _benchmarks(result: ExportResult, runs: int) -> None:
             result.bench_float = benchmark(result.float["path"], runs=runs)
 
 
+def _drop_descriptions(out: Path) -> None:
+    """Remove the contract and results of an earlier export before its files are
+    rewritten: a kill in between leaves files without a description, never a contract
+    that describes another file (the new ones are written after the new files)."""
+    for name in (CONTRACT_FILE, EXPORT_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
 def _check_options(classifier: str, benchmark_runs: int) -> None:
     compact.check_dtype(classifier)
     if not isinstance(benchmark_runs, int) or isinstance(benchmark_runs, bool) \
@@ -213,6 +232,7 @@ def check(model: Any, images: Any, out_dir: PathLike, *, labels: Any = None,
     device = device_logs.read(device_log) if device_log is not None else None
     deploy, x, labels = _inputs(net, images, labels, normalization, uint8_input)
     out = Path(out_dir)
+    _drop_descriptions(out)
     result = ExportResult(source=source, images=images_from, device_log=device)
     with larq_warnings_once():
         result.lce = to_lce(deploy, out / LCE_FILE, classifier=classifier)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence
 
+from larq_adam.errors import CorruptFileError
 from larq_adam.report.cells import finite, megabytes, ms
 from larq_adam.run_files import read_json
 
@@ -19,6 +20,7 @@ __all__ = ["EXPORT_FILE", "EXPORT_HEADING", "read_export", "export_section"]
 EXPORT_FILE = "export.json"
 EXPORT_HEADING = "## Export"
 _EXPORT_FIX = "export the run again (larq-adam export RUN), which writes it again"
+_PARTS = ("lce", "float", "verify", "ops", "bench_lce", "bench_float", "device_log")
 _FILES = (("LCE", "lce", "bench_lce"), ("float TFLite", "float", "bench_float"))
 
 
@@ -26,7 +28,18 @@ def read_export(run_dir: Path) -> Optional[Mapping[str, Any]]:
     """``RUN/export.json`` as a dict, ``None`` when the run was not exported;
     :class:`~larq_adam.errors.CorruptFileError` (one line) when it is damaged."""
     path = Path(run_dir) / EXPORT_FILE
-    return read_json(path, fix=_EXPORT_FIX) if path.exists() else None
+    if not path.exists():
+        return None
+    record = read_json(path, fix=_EXPORT_FIX)
+    for key in _PARTS:
+        if record.get(key) is not None and not isinstance(record[key], dict):
+            raise CorruptFileError(f"{path} is not an export result ('{key}' is "
+                                   f"{type(record[key]).__name__}, not an object): "
+                                   f"{_EXPORT_FIX}")
+    if not isinstance(record.get("warnings", []), list):
+        raise CorruptFileError(f"{path} is not an export result ('warnings' is not a list): "
+                               f"{_EXPORT_FIX}")
+    return record
 
 
 def _g(value: Any, spec: str = ".3g") -> str:

@@ -31,6 +31,7 @@ Example:
     >>> [(s.name, s.test_accuracy, s.best_accuracy) for s in res.steps]  # doctest: +SKIP
 """
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -48,6 +49,7 @@ from larq_adam.stages import Stage
 from larq_adam.training import distribute, resume as resume_lib
 from larq_adam.training.data_feed import RunData, check_batch_split, load_run_data
 from larq_adam.training.step import Step, train_step
+from larq_adam.training import step_folder
 from larq_adam.training.step_folder import recover_model_file
 from larq_adam.training.teacher import Teacher, check_teacher_arg, resolve_teacher
 
@@ -102,9 +104,11 @@ def _prepare_run(run: Path, config: RunConfig, *, resume: Union[bool, str],
     _check_resume_state(run, resume)
     config_path = run / "config.json"
     record: Dict[str, Any] = config.to_json()
+    if resume and not config_path.exists() and _holds_run(run):
+        _rebuild_config(run, config)
     if resume and config_path.exists():
-        fix = ("delete it and run again with --resume (each step folder's config.json "
-               "still checks the settings)")
+        fix = ("delete it and run again with --resume (it is rebuilt from the settings the "
+               "step folders keep)")
         saved_record = read_json(config_path, fix=fix)
         saved = RunConfig.from_json(saved_record, where=str(config_path))
         changes = resume_lib.check_settings(
@@ -116,6 +120,23 @@ def _prepare_run(run: Path, config: RunConfig, *, resume: Union[bool, str],
         remove_partial_files(run)
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_json(config_path, record)
+
+
+def _rebuild_config(run: Path, config: RunConfig) -> None:
+    """Write a lost ``config.json`` again from the run configuration its step folders
+    keep (never from ``config``, the new settings, which are then compared with it);
+    :class:`RunStateError` when no step folder keeps it."""
+    found = step_folder.saved_run_settings([run / n for n in ("teacher", *config.step_stages)])
+    if found is None:
+        raise RunStateError(
+            f"{run / 'config.json'} is missing and no step folder of {run} keeps the run's "
+            "settings, so they cannot be checked: restore it (e.g. from a copy), or train "
+            "in another --run-dir (a run is never rewritten with new settings)")
+    source, record = found
+    saved = RunConfig.from_json(record, where=str(source))
+    warnings.warn(f"{run / 'config.json'} was missing; rebuilt it from {source}",
+                  resume_lib.RecoveryWarning, stacklevel=3)
+    atomic_write_json(run / "config.json", saved.to_json())
 
 
 def _write_meta(run: Path, steps: Sequence[Step], teacher: Teacher) -> None:
@@ -138,7 +159,7 @@ def run_steps(config: RunConfig, run: Path, *,
                   learning_rate=config.learning_rate, epochs=config.epochs,
                   schedule=config.schedule, width=config.width, pad_values=config.pad_values,
                   exact_reference=config.exact_reference, seed=config.seed,
-                  teacher=teacher_path)
+                  teacher=teacher_path, run=config.to_json())
     steps: List[Step] = []
     for name, stage in config.step_stages.items():
         init_from = (str(run / steps[-1].name / f"{config.init}.weights.h5")

@@ -13,8 +13,9 @@ in ``RUN/<name>/`` (:mod:`.step_folder`) and goes through:
 4. the newest readable checkpoint is restored (resume), or the step starts from
    ``init_from`` (step 2 from step 1's weights) with fresh analysis state;
 5. ``fit`` from the first epoch not done, checkpointing after every epoch (a NaN loss
-   stops on its batch, :class:`TrainingDivergedError`), writing ``history.csv``, the
-   records and TensorBoard scalars and histograms in ``logs/``;
+   stops on its batch, :class:`TrainingDivergedError`; SIGINT / SIGTERM at the end of the
+   batch in flight, :class:`~larq_adam.errors.TrainingInterrupted`, :mod:`.signals`),
+   writing ``history.csv``, the records and TensorBoard scalars and histograms in ``logs/``;
 6. the final weights, the whole model (where asked) and ``result.json`` are written.
 """
 import dataclasses
@@ -25,8 +26,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import tensorflow as tf
 
 from larq_adam import analysis, keras_files, limits, models
-from larq_adam.disk import check_room
 from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_write_json
+from larq_adam.disk import check_room
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem, read_history
@@ -44,6 +45,7 @@ from larq_adam.training.run_callbacks import (
     StopOnNonFinite,
     TensorBoardScalars,
 )
+from larq_adam.training.signals import SignalStop, StopOnSignal, raise_if_stopped, stop_signals
 
 __all__ = ["Step", "TrainedStep", "train_step", "run_step", "load_teacher"]
 
@@ -69,6 +71,9 @@ class Step:
         exact_reference: use the released code's off-by-one linear decay.
         seed: the run's seed; the step's initial weights are drawn with a seed derived from
             it and ``name``.
+        run: the run's whole configuration (``RunConfig.to_json()``), kept in the step's
+            ``config.json`` so that a lost run ``config.json`` is rebuilt from it, never
+            from new settings (not compared on resume: the run's own file is).
     """
 
     name: str
@@ -85,6 +90,7 @@ class Step:
     pad_values: float = 0.0
     exact_reference: bool = False
     seed: int = 0
+    run: Optional[Dict[str, Any]] = None
 
     def __post_init__(self):
         self.stage = Stage(self.stage)
@@ -249,17 +255,18 @@ def _best(history: List[Dict[str, float]]) -> Tuple[Optional[float], Optional[in
 
 
 def _callbacks(step_dir: Path, step: Step, built: _Built, clock: StepClock,
-               extra: Sequence[tf.keras.callbacks.Callback]
+               extra: Sequence[tf.keras.callbacks.Callback], *, stop: SignalStop
                ) -> List[tf.keras.callbacks.Callback]:
-    """The step's callbacks in order: the divergence check first (it must see a NaN loss
-    before the analysis callbacks do), the analysis callbacks and the learning rate, then
-    the loggers that record their ``logs`` keys (TensorBoard, CSV), then the best weights
-    and the checkpoint."""
+    """The step's callbacks in order: the stop on SIGINT / SIGTERM and the divergence
+    check first (they end training on the batch, before the analysis callbacks see it),
+    the analysis callbacks and the learning rate, then the loggers that record their
+    ``logs`` keys (TensorBoard, CSV), then the best weights and the checkpoint."""
     manager = tf.train.CheckpointManager(built.checkpoint, str(step_dir / "checkpoints"),
                                          max_to_keep=2)
     best, _ = _best(read_history(step_dir / "history.csv",
                                  fix=step_folder.history_fix(step_dir)))
     return [
+        StopOnSignal(stop, step.name, lambda: manager.latest_checkpoint),
         StopOnNonFinite(step.name, lambda: manager.latest_checkpoint),
         *built.analysis,
         LearningRateLogger(),
@@ -339,7 +346,8 @@ def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
     loaded). Returns the result and, when trained here, the final model."""
     step_dir = Path(run_dir) / step.name
     finished = step_folder.read_finished(step_dir) if resume else None
-    if finished is not None:
+    if finished is not None:  # read back, but only with the settings it was trained with
+        step_folder.compare_settings(step_dir, step.to_json(), allow_changes=allow_changes)
         return TrainedStep(finished, None)
     clock = StepClock()
     step_folder.claim_step_dir(step_dir, step.to_json(), resume=resume,
@@ -347,8 +355,11 @@ def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
     built = _build(step, step_dir, data, strategy, teacher=teacher,
                    analysis_on=analysis_callbacks)
     initial_epoch = _start(step_dir, step, built, clock, resume=resume, verbose=verbose)
-    _fit(step, built, data, strategy, initial_epoch,
-         _callbacks(step_dir, step, built, clock, extra_callbacks), verbose)
+    with stop_signals() as stop:
+        _fit(step, built, data, strategy, initial_epoch,
+             _callbacks(step_dir, step, built, clock, extra_callbacks, stop=stop), verbose)
+        raise_if_stopped(stop, step.name,
+                         tf.train.latest_checkpoint(str(step_dir / "checkpoints")))
     result = _finish(step_dir, step, built, data, strategy, clock,
                      model_path=None if model_path is None else Path(model_path))
     if verbose:

@@ -9,7 +9,7 @@ optimizer, epoch, elapsed seconds and the analysis state), ``history.csv``, ``re
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -22,7 +22,8 @@ from larq_adam.run_files import h5_problem, read_history, read_json, trim_histor
 from larq_adam.training import resume as resume_lib
 from larq_adam.training.resume import RecoveryWarning
 
-__all__ = ["history_fix", "read_finished", "claim_step_dir", "load_weights",
+__all__ = ["history_fix", "read_finished", "claim_step_dir", "compare_settings",
+           "saved_run_settings", "load_weights",
            "cut_back_to_checkpoint", "recover_model_file"]
 
 
@@ -41,7 +42,12 @@ def read_finished(step_dir: Path) -> Optional[StepResult]:
     saved = read_json(path, fix=f"delete it and run again with --resume: the step's last "
                                 f"checkpoint is read again and {path.name} rewritten")
     history = read_history(step_dir / "history.csv", fix=history_fix(step_dir))
-    return StepResult.from_json({**saved, "dir": str(step_dir)}, history=history)
+    try:
+        return StepResult.from_json({**saved, "dir": str(step_dir)}, history=history)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CorruptFileError(f"{path} is not a step result ({type(err).__name__}: {err}): "
+                               f"delete it and run again with --resume: the step's last "
+                               f"checkpoint is read again and {path.name} rewritten") from None
 
 
 def _relocatable(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -65,15 +71,44 @@ def claim_step_dir(step_dir: Path, settings: Dict[str, Any], *, resume: bool,
                             "or pass another --run-dir (or delete the folder) to start afresh")
     record = dict(settings)
     if resume and config_path.exists():
-        saved = read_json(config_path, fix="delete it and run again with --resume (the step's "
-                                           "checkpoints hold its state)")
-        changes = resume_lib.check_settings(
-            _relocatable(saved), _relocatable(record), where=str(step_dir),
-            allowed=resume_lib.allowed_settings(allow_changes))
+        saved, changes = compare_settings(step_dir, settings, allow_changes=allow_changes)
         record["changes"] = list(saved.get("changes", [])) + (
             [{k: list(v) for k, v in changes.items()}] if changes else [])
     step_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(config_path, record)
+
+
+def compare_settings(step_dir: Path, settings: Dict[str, Any], *,
+                     allow_changes: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``(saved settings, allowed changes)`` of the step in ``step_dir`` against
+    ``settings``; :class:`RunStateError` for other changes, or when a finished step's
+    ``config.json`` is missing (its settings could not be checked)."""
+    config_path = step_dir / "config.json"
+    if not config_path.exists():
+        raise RunStateError(
+            f"{config_path} is missing, so the settings of the finished step in {step_dir} "
+            "cannot be checked against these: restore that file, or train in another "
+            "--run-dir (a finished run is never rewritten with other settings)")
+    saved = read_json(config_path, fix="delete it and run again with --resume (the step's "
+                                       "checkpoints hold its state)")
+    changes = resume_lib.check_settings(
+        _relocatable(saved), _relocatable(dict(settings)), where=str(step_dir),
+        allowed=resume_lib.allowed_settings(allow_changes), ignore=("run",))
+    return saved, changes
+
+
+def saved_run_settings(step_dirs: Sequence[Path]) -> Optional[Tuple[Path, Dict[str, Any]]]:
+    """``(file, the run's configuration)`` from the last of ``step_dirs`` whose
+    ``config.json`` keeps it (the newest: each resume rewrites the step it trains), or
+    None when none does."""
+    for step_dir in reversed(list(step_dirs)):
+        path = step_dir / "config.json"
+        if path.exists():
+            record = read_json(path, fix="delete the run folder's steps from this one on and "
+                                         "run again with --resume")
+            if isinstance(record.get("run"), dict):
+                return path, record["run"]
+    return None
 
 
 def load_weights(model: tf.keras.Model, path: str) -> None:

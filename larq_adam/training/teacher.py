@@ -59,7 +59,7 @@ def teacher_step(config: RunConfig) -> Step:
     return Step(name="teacher", model=config.teacher_model, stage=Stage.FP, optimizer="adam",
                 learning_rate=config.learning_rate, weight_decay=0.0,
                 epochs=config.resolved_teacher_epochs, width=config.resolved_teacher_width,
-                schedule=config.schedule, seed=config.seed)
+                schedule=config.schedule, seed=config.seed, run=config.to_json())
 
 
 def resolve_teacher(run: Path, config: RunConfig, *, data: RunData,
