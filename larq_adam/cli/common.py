@@ -178,12 +178,17 @@ def ranged(name: str) -> Callable[[str], Any]:
     low, high, kind = RANGES[name]
 
     def parse(text: str) -> Any:
-        value = _number(text, float) if kind == "int" else finite_float(text)
         if kind == "int":
+            try:
+                value = float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected an integer, got {text!r}") from None
             if not math.isfinite(value) or value != int(value) or not low <= value <= high:
                 raise argparse.ArgumentTypeError(
                     f"must be an integer in [{low}, {high}], got {text!r}")
             return int(value)
+        value = finite_float(text)
         if not low < value <= high:
             raise argparse.ArgumentTypeError(f"must be a number in ({low:g}, {high:g}], "
                                              f"got {text!r}")
