@@ -25,6 +25,7 @@ setup(
         "larq>=0.14,<0.15",
         "larq-compute-engine>=0.16,<0.17",
         "tensorflow-datasets>=4.9",
+        "importlib_resources",  # tfds' download_and_prepare imports it, without declaring it
         "numpy>=1.23,<2",
         "matplotlib>=3.5",
         "scipy>=1.9",  # the claims scoreboard's tests

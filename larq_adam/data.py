@@ -122,6 +122,10 @@ _SPECS = {
                           "imagenet", IMAGENET_MEAN, IMAGENET_STD, None),
     "folder": _Spec(("train", "test"), {"validation": "test", "val": "test"}, "imagenet",
                     IMAGENET_MEAN, IMAGENET_STD, None),
+    # any tfds image-classification set by name ("tfds:NAME"): its own splits, ImageNet's
+    # normalisation and preset, 224 px unless image_size is given
+    "tfds": _Spec(("train", "validation", "test"), {"val": "validation"}, "imagenet",
+                  IMAGENET_MEAN, IMAGENET_STD, None),
 }
 _TFDS_NAMES = ("cifar10", "cifar100", "imagenette", "imagenet2012")
 _JPEG_TFDS_NAMES = ("imagenette", "imagenet2012")  # read as bytes, decoded in the crop
@@ -185,8 +189,9 @@ class _Source:
 
 
 def available() -> List[str]:
-    """Dataset names :func:`load` accepts (``folder`` stands for ``folder:PATH``)."""
-    return ["mnist5k", *_TFDS_NAMES, "folder:PATH"]
+    """Dataset names :func:`load` accepts (``folder:PATH`` an image tree, ``tfds:NAME``
+    any tensorflow-datasets image-classification set with ``image`` and ``label``)."""
+    return ["mnist5k", *_TFDS_NAMES, "folder:PATH", "tfds:NAME"]
 
 
 def split_names(name: str) -> List[str]:
@@ -212,7 +217,8 @@ def load(
     """A batched, prefetched dataset of normalised float32 images and int32 labels.
 
     Args:
-        name: one of :func:`available`; ``"folder:PATH"`` for an image tree.
+        name: one of :func:`available`; ``"folder:PATH"`` for an image tree,
+            ``"tfds:NAME"`` for any tfds image-classification set (prepared on first use).
         split: one of :func:`split_names` (``"train"``, ``"test"``, ...).
         batch_size: examples per batch.
         image_size: side of the square output images; ``None``: 224 for the ``imagenet``
@@ -285,7 +291,7 @@ def _plan(name: str, split: str, augment: str, image_size: Optional[int],
     """Resolve the dataset name, split alias and preset (UserInputError when unknown)."""
     kind, path = _parse_name(name)
     spec = _SPECS[kind]
-    split = _canonical_split(name, spec, split, allow_slices=kind in _TFDS_NAMES)
+    split = _canonical_split(name, spec, split, allow_slices=kind in (*_TFDS_NAMES, "tfds"))
     preset = _resolve_preset(augment, spec)
     native = None if preset == "imagenet" else spec.native_size
     train = split.split("[")[0] == "train"
@@ -304,7 +310,8 @@ def _source(plan: _Plan, *, data_dir: Optional[str], manual_dir: Optional[str],
     if plan.kind == "folder":
         return _folder_source(plan.path, plan.split, split_seed, validation_split,
                               check_files=check_files)
-    return _tfds_source(plan.kind, plan.split, data_dir, manual_dir, plan.shuffle, seed,
+    name = plan.path if plan.kind == "tfds" else plan.kind
+    return _tfds_source(name, plan.split, data_dir, manual_dir, plan.shuffle, seed,
                         fixed_file_order=epoch is not None)
 
 
@@ -392,7 +399,8 @@ def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str
     (:class:`DataNotFoundError`, :class:`UserInputError`), or whose images are not whole
     PNG / JPEG files (:class:`CorruptFileError`, every bad file counted, the first named);
     imagenet2012 neither prepared nor with its tar files (:class:`ManualDownloadError`).
-    Other tfds names are only checked by name (tfds downloads them on first use).
+    ``tfds:NAME`` is checked against tfds' catalogue; other tfds sets are only checked by
+    name (tfds downloads them on first use).
     """
     kind, path = _parse_name(name)
     if kind == "folder":
@@ -401,20 +409,27 @@ def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str
             check_image_files(files)
     elif kind == "imagenet2012":
         check_imagenet_manual_dir(data_dir, manual_dir)
+    elif kind == "tfds":
+        _tfds_builder(path, data_dir)
 
 
 # ----------------------------------------------------------------------------- arguments
 
 
+_PREFIXED = {"folder": "a path, e.g. 'folder:/data/my_images'",
+             "tfds": "a tensorflow-datasets name, e.g. 'tfds:oxford_flowers102'"}
+
+
 def _parse_name(name: str) -> Tuple[str, Optional[str]]:
-    """``(kind, folder path or None)`` for a dataset name; UserInputError if unknown."""
-    if isinstance(name, str) and name.startswith("folder:"):
-        path = name[len("folder:"):]
-        if not path:
-            raise UserInputError(
-                "Dataset 'folder:' needs a path, e.g. 'folder:/data/my_images'.")
-        return "folder", path
-    if name not in _SPECS or name == "folder":
+    """``(kind, folder path / tfds name or None)`` for a dataset name; UserInputError if
+    unknown."""
+    for kind, example in _PREFIXED.items():
+        if isinstance(name, str) and name.startswith(kind + ":"):
+            arg = name[len(kind) + 1:]
+            if not arg:
+                raise UserInputError(f"Dataset '{kind}:' needs {example}.")
+            return kind, arg
+    if name not in _SPECS or name in _PREFIXED:
         raise UserInputError(f"Unknown dataset {name!r}. Valid names: {', '.join(available())}.")
     return name, None
 
@@ -676,10 +691,17 @@ def _tfds_source(name: str, split: str, data_dir: Optional[str], manual_dir: Opt
     decoders = ({"image": tfds.decode.SkipDecoding()} if name in _JPEG_TFDS_NAMES else None)
     read_config = tfds.ReadConfig(shuffle_seed=seed,
                                   shuffle_reshuffle_each_iteration=not fixed_file_order)
-    ds, tfds_info = tfds.load(
-        name, split=split, data_dir=data_dir, as_supervised=True, with_info=True,
-        shuffle_files=shuffle, read_config=read_config, decoders=decoders,
-        download_and_prepare_kwargs=prepare_kwargs or None)
+    builder = _tfds_builder(name, data_dir)
+    _prepare(builder, name, data_dir, prepare_kwargs)
+    try:
+        ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=shuffle,
+                                read_config=read_config, decoders=decoders)
+    except ValueError as err:
+        if "split" not in str(err).lower():
+            raise
+        raise UserInputError(f"tfds dataset {name!r} has no split {split!r} (it has "
+                             f"{', '.join(builder.info.splits)}).") from err
+    tfds_info = builder.info
     num_examples = int(ds.cardinality())
     if num_examples < 0:  # tfds records split sizes
         num_examples = int(tfds_info.splits[split].num_examples)
@@ -698,6 +720,36 @@ def _tfds_source(name: str, split: str, data_dir: Optional[str], manual_dir: Opt
 
     encoded = ds.element_spec[0].dtype == tf.string
     return _Source(one_pass, num_examples, tuple(tfds_info.features["label"].names), encoded)
+
+
+def _tfds_builder(name: str, data_dir: Optional[str]):
+    """``tfds.builder(name)``; an unknown name is one line naming the catalogue."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError as err:
+        raise UserInputError(f"tensorflow-datasets has no dataset {name!r}; see "
+                             "https://www.tensorflow.org/datasets/catalog (or "
+                             "tfds.list_builders()) for the names.") from err
+
+
+def _prepare(builder, name: str, data_dir: Optional[str], prepare_kwargs: dict) -> None:
+    """Download and prepare a tfds set that is not prepared yet; a download that cannot
+    reach its server is :class:`DataNotFoundError` naming where the files can go."""
+    import tensorflow_datasets as tfds
+
+    if builder.is_prepared():
+        return
+    try:
+        builder.download_and_prepare(**prepare_kwargs)
+    except OSError as err:  # requests' ConnectionError, urllib's URLError, socket errors
+        root = data_dir or tfds.core.constants.DATA_DIR
+        raise DataNotFoundError(
+            f"tfds dataset {name!r} is not prepared in {root} and its download failed "
+            f"({type(err).__name__}): it needs the network once, or its files in "
+            f"{os.path.join(root, 'downloads', 'manual')}; pass that folder as --data-dir "
+            "(data_dir=)") from err
 
 
 def folder_files(path: str, split: str, split_seed: int = 0, validation_split: float = 0.2

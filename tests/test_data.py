@@ -590,3 +590,47 @@ def test_jpeg_bytes_decode_only_the_crop_window_as_a_full_decode_would():
         assert np.abs(window[:, -1] - full[:, -1]).mean() < 16
         out = data.imagenet_train(jpeg, 32, seed).numpy()
         assert out.shape == (32, 32, 3) and np.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------- tfds:NAME
+
+
+def test_a_tfds_builder_is_prepared_and_loaded_through_load(tmp_path):
+    # download_and_prepare takes the catalogue's code path (its checksums beside the
+    # module), which needs every dependency tfds imports lazily (importlib_resources)
+    from tfds_builders import shapes
+
+    name = "tfds:larq_adam_tiny_shapes"
+    ds, info = data.load(name, "train", batch_size=4, image_size=8, data_dir=str(tmp_path))
+    x, y = _all(ds)
+    assert x.shape == (12, 8, 8, 3) and x.dtype == np.float32
+    assert sorted(np.bincount(y)) == [4, 4, 4]
+    assert info.class_names == shapes.CLASSES and info.num_examples == 12
+    assert info.augment == "imagenet" and info.mean == data.IMAGENET_MEAN
+    _, test_info = data.load(name, "test", batch_size=4, image_size=8, data_dir=str(tmp_path))
+    assert test_info.num_examples == 6 and test_info.split == "test"
+    data.check(name, data_dir=str(tmp_path))
+    with pytest.raises(errors.UserInputError, match="has no split 'validation'.*train, test"):
+        data.load(name, "validation", batch_size=4, image_size=8, data_dir=str(tmp_path))
+
+
+@pytest.mark.slow  # tfds retries a refused download with back-off for ~3.5 minutes
+def test_a_tfds_set_that_cannot_download_is_one_line_naming_where_its_files_go(tmp_path):
+    from tfds_builders import shapes  # noqa: F401 (registers the builders)
+
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.load("tfds:larq_adam_offline_shapes", "train", batch_size=4, image_size=8,
+                  data_dir=str(tmp_path))
+    message = str(err.value)
+    assert "\n" not in message and "'larq_adam_offline_shapes' is not prepared" in message
+    assert "needs the network" in message and "--data-dir" in message
+    assert os.path.join(str(tmp_path), "downloads", "manual") in message
+
+
+@pytest.mark.parametrize("name, says", [
+    ("tfds:", "needs a tensorflow-datasets name"),
+    ("tfds:no_such_dataset_xyz", "tensorflow-datasets has no dataset 'no_such_dataset_xyz'"),
+])
+def test_tfds_names_are_checked(name, says):
+    with pytest.raises(errors.UserInputError, match=says):
+        data.check(name)
