@@ -200,6 +200,7 @@ def test_quick_scoreboard_trains_every_arm_and_resumes_without_training(tmp_path
     assert first == second
 
 
+@pytest.mark.slow  # the scoring, verdicts and markdown stay in the fast cases above
 def test_quick_scoreboard_of_the_two_bnn_arms_trains_measures_and_resumes(tmp_path):
     """The fast suite's run of ``--quick``: the claims of bnn_adam vs bnn_sgd (2 seeds, 4
     runs of 2 iterations) through training, measuring, testing, the table and figures."""

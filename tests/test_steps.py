@@ -55,7 +55,8 @@ def _checkpoint_c2i_signs(step_dir: Path):
     return [reader.get_tensor(n) for n in names]
 
 
-@pytest.mark.parametrize("order,stage1", [("babw", "ba"), ("bwba", "bw")])
+@pytest.mark.parametrize("order,stage1", [
+    ("babw", "ba"), pytest.param("bwba", "bw", marks=pytest.mark.slow)])
 def test_two_step_step2_starts_from_step1_best_weights(tmp_path, order, stage1):
     config = RunConfig(kind="two_step", order=order, epochs=1, teacher=None,
                        **{k: v for k, v in TINY.items() if k != "verbose"})
@@ -246,6 +247,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # mirrored fit, callbacks and Distiller stay in test_distribute's fast cases
 def test_two_step_under_mirrored_strategy_on_two_cpus(tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(_MIRRORED_SCRIPT)
