@@ -230,7 +230,7 @@ def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--dataset", default=dataset,
                    help="mnist5k (offline), cifar10, cifar100, imagenette, imagenet2012 "
-                        "(needs --data-dir) or folder:PATH")
+                        "(needs --data-dir), folder:PATH or tfds:NAME (any tfds image set)")
     g.add_argument("--data-dir", default=None,
                    help="tensorflow-datasets data dir (ImageNet's tar files go in its "
                         "downloads/manual sub-folder)")
