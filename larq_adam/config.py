@@ -75,7 +75,8 @@ class RunConfig:
     """Every setting of a training run (``larq-adam train``'s options, one field each).
 
     Data: ``data`` (a name of :func:`larq_adam.data.load`, ``folder:PATH`` or
-    ``tfds:NAME``), ``data_dir``, ``image_size`` (None: the dataset's), ``batch_size`` (global), ``max_steps_per_epoch``.
+    ``tfds:NAME``), ``data_dir``, ``image_size`` (None: the dataset's), ``batch_size``
+    (global), ``max_steps_per_epoch``.
     Model: ``model``, ``width`` (channel multiplier), ``pad_values`` (0: the reference's
     zero padding; 1: LCE's fast path).
     Optimisation (Sec. 3.2-3.3): ``optimizer``, ``learning_rate`` (None: the optimizer's
