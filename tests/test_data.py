@@ -341,7 +341,7 @@ def test_unknown_name_split_or_preset_raise_value_error_listing_valid_ones():
 
 def test_available_and_split_names():
     assert data.available() == ["mnist5k", "cifar10", "cifar100", "imagenette",
-                                "imagenet2012", "folder:PATH"]
+                                "imagenet2012", "folder:PATH", "tfds:NAME"]
     assert data.split_names("mnist5k") == ["train", "test", "validation"]
     assert data.split_names("imagenette")[:3] == ["train", "validation", "test"]
     assert data.split_names("folder:/x") == ["train", "test", "validation", "val"]
