@@ -42,6 +42,9 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
                    help="storage of the real-valued classifier's weights in the LCE file")
     g.add_argument("--uint8-input", action="store_true",
                    help="put the normalisation into the graph: the file takes uint8 pixels")
+    g.add_argument("--no-float-twin", action="store_true",
+                   help="skip the float TFLite twin (only used to compare size and latency; "
+                        "its conversion is as long as the LCE file's)")
     g.add_argument("--device-log", default=None, metavar="FILE",
                    help="an lce_benchmark_model log from a board, added to the results")
 
@@ -89,10 +92,12 @@ def _data_of(run_dir: Path, model: Any, n: int) -> Tuple[Any, Any, Any, str]:
 
 def export_run(path: str, *, model: Optional[Any] = None, images: int = 256,
                bench_runs: int = 10, classifier: str = "float32", uint8_input: bool = False,
-               device_log: Optional[str] = None, trust_model: bool = False) -> Any:
+               device_log: Optional[str] = None, trust_model: bool = False,
+               float_twin: bool = True) -> Any:
     """Export a run folder's (or a model file's) model with ``la.export.check``; the files
     land in the run folder. Returns the ExportResult. A model file with ``Lambda`` layers or
-    unknown classes (code that runs on load) is refused unless ``trust_model``."""
+    unknown classes (code that runs on load) is refused unless ``trust_model``;
+    ``float_twin=False`` skips the float TFLite file (size and latency comparison only)."""
     import larq_adam as la
 
     model_path, run_dir = find_model(path)
@@ -104,7 +109,8 @@ def export_run(path: str, *, model: Optional[Any] = None, images: int = 256,
         class_names=None if info is None else list(info.class_names),
         normalization=None if info is None else (tuple(info.mean), tuple(info.std)),
         classifier=classifier, uint8_input=uint8_input, benchmark_runs=bench_runs,
-        source=os.fspath(model_path), images_from=described, device_log=device_log)
+        source=os.fspath(model_path), images_from=described, device_log=device_log,
+        float_twin=float_twin)
 
 
 def print_result(result: Any) -> None:
@@ -136,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = export_run(args.path, images=args.images, bench_runs=args.bench_runs,
                         classifier=args.classifier, uint8_input=args.uint8_input,
-                        device_log=args.device_log, trust_model=args.trust_model)
+                        device_log=args.device_log, trust_model=args.trust_model,
+                        float_twin=not args.no_float_twin)
     print_result(result)
     _, run_dir = find_model(args.path)
     if (run_dir / "config.json").exists():  # a run folder: its report gets the export

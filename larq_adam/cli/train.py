@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
         exported = export_run.export_run(
             result.final_model_path, images=args.images, bench_runs=args.bench_runs,
             classifier=args.classifier, uint8_input=args.uint8_input,
-            device_log=args.device_log)
+            device_log=args.device_log, float_twin=not args.no_float_twin)
         export_run.print_result(exported)
         status = 0 if exported.passed else 1
     report = la.report.make_report(args.run_dir)
