@@ -2,7 +2,7 @@
 and runs: :func:`train` on a :class:`~larq_adam.config.RunConfig`, the one-/two-step
 schemes, checkpoints and resume (:mod:`.steps`, loaded on first use;
 :class:`TrainingDivergedError` when the loss becomes NaN, ``allow_changes`` to resume with a
-lower learning rate).
+lower learning rate); :func:`recalibrate_bn` re-estimates BN statistics over a dataset.
 
 >>> import larq_adam as la
 >>> opt = la.training.make_optimizer("adam", 1.25e-3, weight_decay=5e-6, model=model)
@@ -24,6 +24,8 @@ from larq_adam.training.optimizers import (
     make_optimizer,
 )
 from larq_adam.training.schedules import CosineDecay, LinearDecay, WarmUp
+from larq_adam.training import bn_stats
+from larq_adam.training.bn_stats import recalibrate_bn
 
 _LAZY = {name: "steps" for name in ("train", "one_step", "two_step", "run_step", "Step",
                                      "StepResult", "RunResult", "TrainingDivergedError",
@@ -45,6 +47,8 @@ __all__ = [
     "strategy",
     "STRATEGIES",
     "configure_cpu_devices",
+    "recalibrate_bn",
+    "bn_stats",
     *_LAZY,
 ]
 
