@@ -51,7 +51,7 @@ def _is_number(value: Any) -> bool:
 _TYPES = {
     **{k: str for k in ("kind", "data", "model", "optimizer", "schedule", "teacher_model",
                         "stage", "order", "init", "strategy", "data_dir", "teacher")},
-    **{k: bool for k in ("exact_reference", "analysis")},
+    **{k: bool for k in ("exact_reference", "analysis", "recalibrate_bn")},
     **{k: int for k in ("batch_size", "epochs", "seed", "image_size", "max_steps_per_epoch",
                         "teacher_epochs")},
     **{k: float for k in ("width", "pad_values", "weight_decay", "step1_weight_decay",
@@ -88,7 +88,9 @@ class RunConfig:
     Scheme: ``kind``; one step: ``stage``, ``weight_decay``; two steps: ``order``,
     ``step1_weight_decay``, ``step2_weight_decay``, ``init``.
     Run: ``strategy`` (:func:`larq_adam.training.distribute.strategy`), ``seed``,
-    ``analysis`` (the paper's measurement callbacks).
+    ``analysis`` (the paper's measurement callbacks), ``recalibrate_bn`` (the final
+    weights keep BN statistics re-estimated over the training split: a step's accuracy
+    with them is measured either way, :mod:`larq_adam.training.bn_stats`).
     """
 
     kind: str = "two_step"
@@ -118,6 +120,7 @@ class RunConfig:
     strategy: str = "default"
     seed: int = 0
     analysis: bool = True
+    recalibrate_bn: bool = False
 
     def __post_init__(self) -> None:
         for key in ("teacher", "data_dir"):  # a pathlib.Path is taken as its string

@@ -23,6 +23,10 @@ class StepResult:
     ``ff_ratio`` is the step's FF ratio (Eq. 4-5) over all its iterations and ``c2i_ratio``
     its C2I ratio against the step's initial weights (Eq. 6-7, Table 1). ``seconds`` counts
     every process that worked on the step (up to its last checkpoint).
+    ``recalibrated_accuracy`` is the final weights' top-1 with BN statistics re-estimated
+    over the training split (:mod:`larq_adam.training.bn_stats`; None where not measured)
+    and ``bn_recalibrated`` whether the saved final weights keep those statistics
+    (``test_accuracy`` is always the moving statistics', as ``fit`` validated).
     """
 
     name: str
@@ -39,6 +43,8 @@ class StepResult:
     learning_rate: Optional[float]
     best_accuracy: Optional[float] = None
     best_epoch: Optional[int] = None
+    recalibrated_accuracy: Optional[float] = None
+    bn_recalibrated: bool = False
     history: List[Dict[str, float]] = dataclasses.field(default_factory=list, repr=False)
 
     def to_json(self) -> Dict[str, Any]:
@@ -47,13 +53,16 @@ class StepResult:
         return out
 
     def summary_line(self) -> str:
-        """One line: stage, decay, top-1 (best and its epoch), top-5, FF, C2I, time."""
+        """One line: stage, decay, top-1 (best and its epoch; with re-estimated BN
+        statistics), top-5, FF, C2I, time."""
         ff = f"{self.ff_ratio:.3e}" if self.ff_ratio is not None else "-"
         c2i = f"{self.c2i_ratio:.4f}" if self.c2i_ratio is not None else "-"
         best = (f" best={self.best_accuracy:.4f}@{self.best_epoch + 1}"
                 if self.best_accuracy is not None and self.best_epoch is not None else "")
+        recal = (f" top-1 re-estimated BN={self.recalibrated_accuracy:.4f}"
+                 if self.recalibrated_accuracy is not None else "")
         return (f"[{self.name}] stage={self.stage} wd={self.weight_decay:g} "
-                f"top-1={self.test_accuracy:.4f}{best} top-5={self.test_top5:.4f} FF={ff} "
+                f"top-1={self.test_accuracy:.4f}{best}{recal} top-5={self.test_top5:.4f} FF={ff} "
                 f"C2I={c2i} ({self.seconds:.0f} s)")
 
     @classmethod
@@ -87,7 +96,8 @@ class StepResult:
 _KINDS = {"name": str, "stage": str, "optimizer": str, "test_accuracy": (int, float),
           "test_top5": (int, float), "seconds": (int, float), "epochs": int,
           "weight_decay": (int, float), "ff_ratio": (int, float), "c2i_ratio": (int, float),
-          "learning_rate": (int, float), "best_accuracy": (int, float), "best_epoch": int}
+          "learning_rate": (int, float), "best_accuracy": (int, float), "best_epoch": int,
+          "recalibrated_accuracy": (int, float)}
 _REQUIRED = ("name", "stage", "test_accuracy", "test_top5", "seconds", "epochs")
 
 

@@ -26,9 +26,23 @@ TINY = dict(data="mnist5k", model="strong_baseline", width=0.125, batch_size=32,
             max_steps_per_epoch=2, teacher=None, verbose=0)
 EPOCHS = 3
 _SCRIPT = textwrap.dedent(f"""
-    import sys, larq_adam as la
+    import shutil, sys
+    from pathlib import Path
+    import larq_adam as la, tensorflow as tf
+
+    class KeepCheckpoints(tf.keras.callbacks.Callback):
+        # a copy of every step's checkpoints as fit leaves them, before the finished
+        # step keeps only its newest: the fallback tests need an older one
+        def on_train_end(self, logs=None):
+            run = Path(sys.argv[1])
+            for ckpts in run.glob("*/checkpoints"):
+                kept = Path(str(run) + ".unpruned") / ckpts.parent.name / "checkpoints"
+                if not kept.exists():
+                    shutil.copytree(ckpts, kept)
+
     la.training.two_step(sys.argv[1], order="babw", epochs={EPOCHS},
-                         resume=sys.argv[2] == "resume", **{TINY!r})
+                         resume=sys.argv[2] == "resume", extra_callbacks=[KeepCheckpoints()],
+                         **{TINY!r})
 """)
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
@@ -71,7 +85,8 @@ def runs(tmp_path_factory):
     last = _start(script, killed, "resume")
     assert last.wait() == 0, last.stderr.read().decode()[-3000:]
     assert uninterrupted.wait() == 0, uninterrupted.stderr.read().decode()[-3000:]
-    return dict(whole=whole, killed=killed, before_last=before_last)
+    return dict(whole=whole, killed=killed, before_last=before_last,
+                unpruned=root / "whole.unpruned")
 
 
 def _h5_arrays(path: Path) -> dict:
@@ -160,10 +175,47 @@ def test_resumed_steps_append_to_their_tensorboard_logs_and_records(runs):
                                       rb["ff"][EPOCHS - 1]["run_flips"])
 
 
-def _copy(runs, tmp_path) -> Path:
+def _copy(runs, tmp_path, *, unpruned: bool = False) -> Path:
+    """A copy of the uninterrupted run; ``unpruned``: with step 2's checkpoints as fit left
+    them (ckpt-2 and ckpt-3), not as the finished step keeps them (ckpt-3)."""
     run = tmp_path / "run"
     shutil.copytree(runs["whole"], run)
+    if unpruned:
+        shutil.rmtree(run / "step2" / "checkpoints")
+        shutil.copytree(runs["unpruned"] / "step2" / "checkpoints",
+                        run / "step2" / "checkpoints")
     return run
+
+
+def test_a_finished_step_keeps_only_its_newest_checkpoint(runs):
+    for run in (runs["whole"], runs["killed"]):
+        for step in ("step1", "step2"):
+            ckpts = run / step / "checkpoints"
+            assert sorted(p.name.split(".")[0] for p in ckpts.glob("ckpt-*")) == ["ckpt-3"] * 2
+            state = tf.train.get_checkpoint_state(str(ckpts))
+            assert list(state.all_model_checkpoint_paths) == [str(ckpts / "ckpt-3")]
+            names = [n for n, _ in tf.train.list_variables(str(ckpts / "ckpt-3"))]
+            assert any(n.startswith("model/") for n in names)
+            assert any(n.startswith("c2i/signs/") for n in names)
+            assert not any(n.startswith("optimizer/") for n in names)  # nothing left to train
+            with h5py.File(run / step / "final.weights.h5", "r") as f:
+                assert "optimizer" not in f  # the model is saved, never its trainer
+            result = json.loads((run / step / "result.json").read_text())
+            assert 0 <= result["recalibrated_accuracy"] <= 1  # measured, not kept:
+            assert result["bn_recalibrated"] is False
+            final, fit_left = (la.models.build_model(
+                "strong_baseline", stage="ba" if step == "step1" else "bnn",
+                input_shape=(32, 32, 3), num_classes=10, width=TINY["width"])
+                for _ in range(2))
+            final.load_weights(str(run / step / "final.weights.h5"))
+            tf.train.Checkpoint(model=fit_left).read(str(ckpts / "ckpt-3")).expect_partial()
+            for a, b in zip(final.weights, fit_left.weights):  # the moving statistics too
+                np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.name)
+    fit_left = runs["unpruned"] / "step1" / "checkpoints"
+    assert sorted(p.name for p in fit_left.glob("ckpt-*.index")) == ["ckpt-2.index",
+                                                                     "ckpt-3.index"]
+    names = [n for n, _ in tf.train.list_variables(str(fit_left / "ckpt-3"))]
+    assert any(n.startswith("optimizer/") for n in names)
 
 
 def _resume(run: Path, **kw):
@@ -172,7 +224,7 @@ def _resume(run: Path, **kw):
 
 
 def test_truncated_checkpoint_data_falls_back_to_the_previous_checkpoint(runs, tmp_path):
-    run = _copy(runs, tmp_path)
+    run = _copy(runs, tmp_path, unpruned=True)
     (run / "step2" / "result.json").unlink()
     (data,) = (run / "step2" / "checkpoints").glob("ckpt-3.data-*")
     data.write_bytes(data.read_bytes()[:100])
@@ -189,7 +241,7 @@ def test_truncated_checkpoint_data_falls_back_to_the_previous_checkpoint(runs, t
 
 def test_garbage_checkpoint_index_falls_back_to_the_previous_checkpoint(runs, tmp_path):
     ckpts = tmp_path / "checkpoints"
-    shutil.copytree(runs["whole"] / "step1" / "checkpoints", ckpts)
+    shutil.copytree(runs["unpruned"] / "step1" / "checkpoints", ckpts)
     (ckpts / "ckpt-3.index").write_bytes(b"not an index" * 10)
     with pytest.warns(resume_lib.RecoveryWarning, match="ckpt-3 does not read back"):
         path = resume_lib.restore_newest(tf.train.Checkpoint(), ckpts, label="step 'x'")
@@ -214,7 +266,7 @@ def test_garbage_checkpoint_state_file_does_not_restart_the_step(runs, tmp_path)
 def test_unreadable_checkpoints_without_an_earlier_one_name_the_file_and_the_fix(runs,
                                                                                   tmp_path):
     ckpts = tmp_path / "checkpoints"
-    shutil.copytree(runs["whole"] / "step1" / "checkpoints", ckpts)
+    shutil.copytree(runs["unpruned"] / "step1" / "checkpoints", ckpts)
     for index in ckpts.glob("*.index"):
         index.write_bytes(b"garbage")
     with pytest.raises(CorruptFileError, match=r"ckpt-3.index/.data-\* do not read back .*"

@@ -257,3 +257,27 @@ def test_two_step_under_mirrored_strategy_on_two_cpus(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "RESULT" in out.stdout
     assert (tmp_path / "run" / "step2" / "result.json").exists()
+
+
+def _moving_means(model):
+    return [layer.moving_mean.numpy() for layer in la.training.bn_stats.bn_layers(model)]
+
+
+def test_recalibrate_bn_keeps_re_estimated_statistics_in_the_final_weights(tmp_path):
+    """The step's final weights get BN statistics re-estimated over the last epoch; the
+    checkpoint keeps the moving ones fit left, and every other weight is the same."""
+    res = la.training.one_step(tmp_path, stage="ba", epochs=1, analysis=False,
+                               recalibrate_bn=True, **TINY)
+    (step,) = res.steps
+    assert step.recalibrated_accuracy is not None and 0 <= step.recalibrated_accuracy <= 1
+    assert step.bn_recalibrated is True
+    saved = json.loads((tmp_path / "step" / "result.json").read_text())
+    assert saved["recalibrated_accuracy"] == step.recalibrated_accuracy
+    final, fit_left = (la.models.build_model("reactnet_a", stage="ba", input_shape=(32, 32, 3),
+                                             num_classes=10, width=TINY["width"])
+                       for _ in range(2))
+    final.load_weights(str(tmp_path / "step" / "final.weights.h5"))
+    tf.train.Checkpoint(model=fit_left).read(tf.train.latest_checkpoint(
+        str(tmp_path / "step" / "checkpoints"))).expect_partial()
+    for a, b in zip(final.weights, fit_left.weights):
+        assert np.array_equal(a.numpy(), b.numpy()) != ("moving_" in a.name), a.name

@@ -41,7 +41,7 @@ from larq_adam import limits
 from larq_adam.atomic import atomic_write_json, remove_partial_files
 from larq_adam.disk import check_room, check_writable
 from larq_adam.config import RunConfig
-from larq_adam.errors import RunStateError, UserInputError
+from larq_adam.errors import LarqAdamError, RunStateError, UserInputError
 from larq_adam.records import RunResult, StepResult
 from larq_adam.run_lock import run_lock
 from larq_adam.run_files import read_json
@@ -53,8 +53,8 @@ from larq_adam.training import step_folder
 from larq_adam.training.step_folder import recover_model_file
 from larq_adam.training.teacher import Teacher, check_teacher_arg, resolve_teacher
 
-__all__ = ["train", "one_step", "two_step", "run_steps", "RESUME_MODES", "STEP_FOLDERS",
-           "FINAL_MODEL"]
+__all__ = ["train", "one_step", "two_step", "run_steps", "is_finished", "RESUME_MODES",
+           "STEP_FOLDERS", "FINAL_MODEL"]
 
 RESUME_MODES = (False, True, "allow")
 STEP_FOLDERS = ("teacher", "step", "step1", "step2")
@@ -139,6 +139,20 @@ def _rebuild_config(run: Path, config: RunConfig) -> None:
     atomic_write_json(run / "config.json", saved.to_json())
 
 
+def is_finished(run_dir: PathLike) -> bool:
+    """Whether ``run_dir`` holds a finished run: its ``config.json`` lists the steps (added
+    when the last one ends, dropped while a resume trains), each has its ``result.json``,
+    and the final model is there. Reads no model; a damaged file reads as unfinished."""
+    run = Path(run_dir)
+    try:
+        steps = read_json(run / "config.json", fix="").get("steps")
+    except (OSError, LarqAdamError):  # missing or damaged: the resume names it
+        return False
+    return (isinstance(steps, list) and bool(steps)
+            and all(isinstance(s, str) and (run / s / "result.json").is_file() for s in steps)
+            and (run / FINAL_MODEL).is_file())
+
+
 def _write_meta(run: Path, steps: Sequence[Step], teacher: Teacher) -> None:
     """Add the run's own keys (:data:`RUN_META_KEYS`) to ``config.json``."""
     meta = read_json(run / "config.json", fix="delete it and run again with --resume")
@@ -159,7 +173,8 @@ def run_steps(config: RunConfig, run: Path, *,
                   learning_rate=config.learning_rate, epochs=config.epochs,
                   schedule=config.schedule, width=config.width, pad_values=config.pad_values,
                   exact_reference=config.exact_reference, seed=config.seed,
-                  teacher=teacher_path, run=config.to_json())
+                  recalibrate_bn=config.recalibrate_bn, teacher=teacher_path,
+                  run=config.to_json())
     steps: List[Step] = []
     for name, stage in config.step_stages.items():
         init_from = (str(run / steps[-1].name / f"{config.init}.weights.h5")
@@ -261,12 +276,14 @@ def _config(kind: str, settings: Dict[str, Any]) -> RunConfig:
 def one_step(run_dir: PathLike, *, stage: Union[Stage, str] = Stage.BNN,
              optimizer: str = "adam", weight_decay: float = 0.0, epochs: int = 1,
              resume: Union[bool, str] = False, allow_changes: Sequence[str] = (),
-             analysis: bool = True, verbose: int = 1, **kwargs) -> RunResult:
+             analysis: bool = True, verbose: int = 1,
+             extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+             **kwargs) -> RunResult:
     """One-step training (Table 1's upper rows, Table 5, Fig. 2 and 8): one step in
     ``stage``; :func:`train` with ``RunConfig(kind="one_step", ...)``.
 
-    ``resume`` and ``allow_changes`` as :func:`train`. Other keyword arguments are
-    :class:`RunConfig` settings (defaults there): ``data``, ``model``, ``batch_size``,
+    ``resume``, ``allow_changes`` and ``extra_callbacks`` as :func:`train`. Other keyword
+    arguments are :class:`RunConfig` settings (defaults there): ``data``, ``model``, ``batch_size``,
     ``width``, ``learning_rate``, ``teacher`` (``"auto"``, a saved model's path or None),
     ``schedule``, ``strategy``, ``pad_values``, ``seed``, ``image_size``,
     ``max_steps_per_epoch``, ``data_dir``, ...
@@ -274,14 +291,17 @@ def one_step(run_dir: PathLike, *, stage: Union[Stage, str] = Stage.BNN,
     config = _config("one_step", dict(stage=stage, optimizer=optimizer,
                                       weight_decay=weight_decay, epochs=epochs,
                                       analysis=analysis, **kwargs))
-    return train(run_dir, config, resume=resume, allow_changes=allow_changes, verbose=verbose)
+    return train(run_dir, config, resume=resume, allow_changes=allow_changes, verbose=verbose,
+                 extra_callbacks=extra_callbacks)
 
 
 def two_step(run_dir: PathLike, *, order: str = "babw", step1_weight_decay: float = 5e-6,
              step2_weight_decay: float = 0.0, epochs: int = 1, optimizer: str = "adam",
              teacher: Optional[str] = "auto", init: str = "best",
              resume: Union[bool, str] = False, allow_changes: Sequence[str] = (),
-             analysis: bool = True, verbose: int = 1, **kwargs) -> RunResult:
+             analysis: bool = True, verbose: int = 1,
+             extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+             **kwargs) -> RunResult:
     """Two-step training (Sec. 3.3.3, Tables 1 and 4): step 2 starts from step 1's weights;
     :func:`train` with ``RunConfig(kind="two_step", ...)``.
 
@@ -292,11 +312,12 @@ def two_step(run_dir: PathLike, *, order: str = "babw", step1_weight_decay: floa
     ``"best"`` weights (best validation top-1, as the authors' step-2 script loads
     ``model_best.pth.tar``) or its ``"final"`` ones. Both steps distil from ``teacher``:
     by default ``"auto"``, a real-valued ResNet-18 trained here first; a saved model's
-    path; or ``None`` for cross-entropy on the labels. ``resume``, ``allow_changes`` and
-    other keyword arguments as :func:`one_step`.
+    path; or ``None`` for cross-entropy on the labels. ``resume``, ``allow_changes``,
+    ``extra_callbacks`` and other keyword arguments as :func:`one_step`.
     """
     config = _config("two_step", dict(order=order, step1_weight_decay=step1_weight_decay,
                                       step2_weight_decay=step2_weight_decay, epochs=epochs,
                                       optimizer=optimizer, teacher=teacher, init=init,
                                       analysis=analysis, **kwargs))
-    return train(run_dir, config, resume=resume, allow_changes=allow_changes, verbose=verbose)
+    return train(run_dir, config, resume=resume, allow_changes=allow_changes, verbose=verbose,
+                 extra_callbacks=extra_callbacks)

@@ -16,7 +16,8 @@ in ``RUN/<name>/`` (:mod:`.step_folder`) and goes through:
    stops on its batch, :class:`TrainingDivergedError`; SIGINT / SIGTERM at the end of the
    batch in flight, :class:`~larq_adam.errors.TrainingInterrupted`, :mod:`.signals`),
    writing ``history.csv``, the records and TensorBoard scalars and histograms in ``logs/``;
-6. the final weights, the whole model (where asked) and ``result.json`` are written.
+6. the final weights, the whole model (where asked) and ``result.json`` are written, and
+   of the checkpoints only the newest is kept.
 """
 import dataclasses
 import math
@@ -33,7 +34,7 @@ from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem, read_history
 from larq_adam.stages import Stage
 from larq_adam.training import resume as resume_lib
-from larq_adam.training import step_folder
+from larq_adam.training import bn_stats, step_folder
 from larq_adam.training.data_feed import RunData, test_input, train_input
 from larq_adam.training.distill import Distiller
 from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, make_optimizer
@@ -47,7 +48,11 @@ from larq_adam.training.run_callbacks import (
 )
 from larq_adam.training.signals import SignalStop, StopOnSignal, raise_if_stopped, stop_signals
 
-__all__ = ["Step", "TrainedStep", "train_step", "run_step", "load_teacher"]
+__all__ = ["Step", "TrainedStep", "train_step", "run_step", "load_teacher",
+           "RECALIBRATION_BATCHES"]
+
+#: batches of the last epoch that BN statistics are re-estimated over at a step's end
+RECALIBRATION_BATCHES = 200
 
 
 @dataclasses.dataclass
@@ -71,6 +76,9 @@ class Step:
         exact_reference: use the released code's off-by-one linear decay.
         seed: the run's seed; the step's initial weights are drawn with a seed derived from
             it and ``name``.
+        recalibrate_bn: the final weights keep BN statistics re-estimated over the
+            training split (their top-1 is measured either way, beside the moving
+            statistics'; :mod:`.bn_stats`).
         run: the run's whole configuration (``RunConfig.to_json()``), kept in the step's
             ``config.json`` so that a lost run ``config.json`` is rebuilt from it, never
             from new settings (not compared on resume: the run's own file is).
@@ -90,6 +98,7 @@ class Step:
     pad_values: float = 0.0
     exact_reference: bool = False
     seed: int = 0
+    recalibrate_bn: bool = False
     run: Optional[Dict[str, Any]] = None
 
     def __post_init__(self):
@@ -127,6 +136,7 @@ class _Built:
     analysis: List[tf.keras.callbacks.Callback]
     analysis_state: Dict[str, tf.keras.callbacks.Callback]  # checkpoint name -> callback
     checkpoint: tf.train.Checkpoint
+    finished_checkpoint: tf.train.Checkpoint  # the same without the optimizer
 
 
 # ----------------------------------------------------------------------------- building
@@ -145,17 +155,21 @@ def load_teacher(path: str) -> tf.keras.Model:
 
 def _compile(model: tf.keras.Model, optimizer,
              teacher: Optional[tf.keras.Model]) -> tf.keras.Model:
-    """The model to ``fit``: a :class:`Distiller` when there is a teacher, else the model
-    with cross-entropy. Both log ``accuracy`` and ``top5`` (and their ``val_`` forms)."""
+    """The model to ``fit``: a :class:`Distiller` when there is a teacher, else the model's
+    graph with cross-entropy. Both log ``accuracy`` and ``top5`` (and their ``val_`` forms).
+    ``model`` itself stays uncompiled, so its weights files hold no optimizer state (a
+    compiled model's ``save_weights`` to ``.weights.h5`` writes the optimizer too)."""
     top5 = tf.keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
     if teacher is not None:
         trainer: tf.keras.Model = Distiller(model, teacher)
         trainer.compile(optimizer=optimizer, metrics=[top5])
         return trainer
-    model.compile(optimizer=optimizer,
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy"), top5])
-    return model
+    trainer = tf.keras.Model(model.inputs, model.outputs, name=f"{model.name}_trainer")
+    trainer.compile(optimizer=optimizer,
+                    loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                             top5])
+    return trainer
 
 
 def _analysis_callbacks(step_dir: Path, probe) -> Tuple[List[tf.keras.callbacks.Callback],
@@ -194,9 +208,11 @@ def _build(step: Step, step_dir: Path, data: RunData, strategy: tf.distribute.St
         state = {name: cb.checkpoint_state(model) for name, cb in stateful.items()}
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch,
                                      elapsed=elapsed, **state)
+    finished = tf.train.Checkpoint(model=model, epoch=epoch, elapsed=elapsed, **state)
     check_room(step_dir, limits.checkpoint_bytes(model.count_params()),
                what=f"step {step.name!r}'s next checkpoint")
-    return _Built(model, trainer, optimizer, epoch, elapsed, callbacks, stateful, checkpoint)
+    return _Built(model, trainer, optimizer, epoch, elapsed, callbacks, stateful, checkpoint,
+                  finished)
 
 
 # ----------------------------------------------------------------------------- starting
@@ -312,16 +328,35 @@ def _finite_or_none(value: Optional[float]) -> Optional[float]:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def _recalibrated_accuracy(step: Step, built: _Built, data: RunData,
+                           strategy: tf.distribute.Strategy) -> Optional[float]:
+    """The final weights' test top-1 with BN statistics re-estimated over (up to
+    :data:`RECALIBRATION_BATCHES` batches of) the last epoch's training data; the
+    statistics stay in the model when ``step.recalibrate_bn``, else the moving ones are
+    put back. None under a multi-replica strategy (measured on one replica only)."""
+    if strategy.num_replicas_in_sync > 1 or not bn_stats.bn_layers(built.model):
+        return None
+    saved = bn_stats.moving_statistics(built.model)
+    batches = min(data.steps_per_epoch, RECALIBRATION_BATCHES)
+    bn_stats.recalibrate_bn(built.model, data.train(step.epochs - 1).take(batches))
+    accuracy = bn_stats.top1_accuracy(built.model, data.test().take(data.test_steps))
+    if not step.recalibrate_bn:
+        bn_stats.set_moving_statistics(built.model, saved)
+    return accuracy
+
+
 def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
             strategy: tf.distribute.Strategy, clock: StepClock, *,
             model_path: Optional[Path]) -> StepResult:
-    """Save the final weights (and the whole model to ``model_path``, from memory), then
-    ``result.json`` (written last: its presence marks the step finished)."""
+    """Measure the final weights' top-1 (moving, then re-estimated BN statistics), save
+    them (and the whole model to ``model_path``, from memory), then ``result.json`` (written last: its
+    presence marks the step finished)."""
+    history = read_history(step_dir / "history.csv", fix=step_folder.history_fix(step_dir))
+    top1, top5 = _test_metrics(history, built, data, strategy)  # with the moving statistics
+    recalibrated = _recalibrated_accuracy(step, built, data, strategy)
     atomic_save_weights(built.model, step_dir / "final.weights.h5")
     if model_path is not None:
         atomic_save_model(built.model, model_path, include_optimizer=False)
-    history = read_history(step_dir / "history.csv", fix=step_folder.history_fix(step_dir))
-    top1, top5 = _test_metrics(history, built, data, strategy)
     best, best_epoch = _best(history)
     last = history[-1] if history else {}
     result = StepResult(
@@ -330,7 +365,9 @@ def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
         c2i_ratio=_finite_or_none(last.get("c2i_ratio")), epochs=step.epochs,
         seconds=round(clock.total(), 1), weight_decay=step.weight_decay,
         optimizer=step.optimizer, learning_rate=step.learning_rate, best_accuracy=best,
-        best_epoch=best_epoch, history=history)
+        best_epoch=best_epoch, recalibrated_accuracy=recalibrated,
+        bn_recalibrated=bool(step.recalibrate_bn and recalibrated is not None),
+        history=history)
     atomic_write_json(step_dir / "result.json", result.to_json())
     return result
 
@@ -348,6 +385,7 @@ def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
     finished = step_folder.read_finished(step_dir) if resume else None
     if finished is not None:  # read back, but only with the settings it was trained with
         step_folder.compare_settings(step_dir, step.to_json(), allow_changes=allow_changes)
+        step_folder.prune_checkpoints(step_dir)
         return TrainedStep(finished, None)
     clock = StepClock()
     step_folder.claim_step_dir(step_dir, step.to_json(), resume=resume,
@@ -360,6 +398,7 @@ def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
              _callbacks(step_dir, step, built, clock, extra_callbacks, stop=stop), verbose)
         raise_if_stopped(stop, step.name,
                          tf.train.latest_checkpoint(str(step_dir / "checkpoints")))
+    step_folder.prune_checkpoints(step_dir, slim=built.finished_checkpoint)  # as fit left it
     result = _finish(step_dir, step, built, data, strategy, clock,
                      model_path=None if model_path is None else Path(model_path))
     if verbose:

@@ -24,7 +24,7 @@ from larq_adam.training.resume import RecoveryWarning
 
 __all__ = ["history_fix", "read_finished", "claim_step_dir", "compare_settings",
            "saved_run_settings", "load_weights",
-           "cut_back_to_checkpoint", "recover_model_file"]
+           "cut_back_to_checkpoint", "recover_model_file", "prune_checkpoints"]
 
 
 def history_fix(step_dir: Path) -> str:
@@ -148,3 +148,38 @@ def recover_model_file(path: Path, *, build: Dict[str, Any], weights: Path,
         model = models.build_model(**build)
     load_weights(model, str(weights))
     atomic_save_model(model, path, include_optimizer=False)
+
+
+def prune_checkpoints(step_dir: Path, slim: Optional[tf.train.Checkpoint] = None) -> int:
+    """Keep only the newest checkpoint of a finished step (older ones guard an epoch in
+    progress against a damaged newest file; a finished step is read back from
+    ``result.json``); returns the number of checkpoints removed. ``slim``: the step's
+    checkpoint without the optimizer (model, epoch, elapsed time, analysis state), written
+    over the newest one: all that a finished step is read again from (its optimizer state
+    is a third of a float model per Adam slot, and no epoch is left to train with it).
+
+    The state file is rewritten (atomically) before any file goes, so a kill in between
+    leaves only files that the next call removes."""
+    folder = step_dir / "checkpoints"
+    state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
+    if state is None or not state.model_checkpoint_path:
+        return 0
+    newest = Path(state.model_checkpoint_path).name
+    others = [p for p in [*folder.glob("ckpt-*"), *folder.glob(_SLIM_PREFIX + "*")]
+              if p.name.split(".", 1)[0] != newest]
+    if len(state.all_model_checkpoint_paths) > 1 or others:
+        tf.compat.v1.train.update_checkpoint_state(str(folder), newest,
+                                                   all_model_checkpoint_paths=[newest])
+    removed = set()
+    for path in others:
+        path.unlink()
+        if path.name.startswith("ckpt-"):
+            removed.add(path.name.split(".", 1)[0])
+    if slim is not None:
+        written = Path(slim.write(str(folder / f"{_SLIM_PREFIX}{newest}")))
+        for part in sorted(folder.glob(written.name + ".*"), key=lambda p: p.suffix == ".index"):
+            part.replace(folder / (newest + part.name[len(written.name):]))
+    return len(removed)
+
+
+_SLIM_PREFIX = "slim-"
