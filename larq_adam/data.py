@@ -59,6 +59,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
+from larq_adam import dataset_names
 from larq_adam.errors import CorruptFileError, LarqAdamError, UserInputError
 
 # Per-channel mean / std of images scaled to [0, 1].
@@ -191,7 +192,7 @@ class _Source:
 def available() -> List[str]:
     """Dataset names :func:`load` accepts (``folder:PATH`` an image tree, ``tfds:NAME``
     any tensorflow-datasets image-classification set with ``image`` and ``label``)."""
-    return ["mnist5k", *_TFDS_NAMES, "folder:PATH", "tfds:NAME"]
+    return dataset_names.available()
 
 
 def split_names(name: str) -> List[str]:
@@ -416,22 +417,11 @@ def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str
 # ----------------------------------------------------------------------------- arguments
 
 
-_PREFIXED = {"folder": "a path, e.g. 'folder:/data/my_images'",
-             "tfds": "a tensorflow-datasets name, e.g. 'tfds:oxford_flowers102'"}
-
-
 def _parse_name(name: str) -> Tuple[str, Optional[str]]:
-    """``(kind, folder path / tfds name or None)`` for a dataset name; UserInputError if
-    unknown."""
-    for kind, example in _PREFIXED.items():
-        if isinstance(name, str) and name.startswith(kind + ":"):
-            arg = name[len(kind) + 1:]
-            if not arg:
-                raise UserInputError(f"Dataset '{kind}:' needs {example}.")
-            return kind, arg
-    if name not in _SPECS or name in _PREFIXED:
-        raise UserInputError(f"Unknown dataset {name!r}. Valid names: {', '.join(available())}.")
-    return name, None
+    """``(kind, folder path / tfds name or None)`` for a dataset name, ``kind`` a key of
+    :data:`_SPECS`; UserInputError if unknown (:func:`larq_adam.dataset_names.parse_name`,
+    which the command line calls before TensorFlow loads)."""
+    return dataset_names.parse_name(name)
 
 
 def _spec(name: str) -> _Spec:

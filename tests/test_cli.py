@@ -4,7 +4,10 @@ errors that write nothing, ``--config`` and ``--preset``.
 Run in-process through :func:`larq_adam.cli.main.main`, except the subprocess checks of
 ``python -m larq_adam`` (start-up time, exit status, stderr).
 """
+import argparse
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +17,9 @@ import pytest
 import tensorflow as tf
 
 import larq_adam as la
-from larq_adam.cli import common, main as cli
+from larq_adam import dataset_names
+from larq_adam.cli import common, main as cli, train
+from larq_adam.cli.experiment import OWN_MODULES, PAPER
 from larq_adam.config import RunConfig
 from larq_adam.errors import UserInputError
 
@@ -70,6 +75,88 @@ def test_every_command_explains_its_options_in_help(capsys, command, flags):
         assert flag in text, flag
 
 
+def _parsers(parser):
+    """``parser`` and every subcommand parser under it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+HELP_COMMANDS = [[], *([c] for c in COMMANDS),
+                 *(["experiment", name] for name in (*PAPER, "fig6", *OWN_MODULES))]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_help_is_plain_text_with_one_default_per_option_at_most(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command, "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # help lines wrapped back together
+    assert "``" not in text and not re.search(r":[a-z]+:`", text)
+    assert "(default: None)" not in text and "(default: [])" not in text
+    assert not re.search(r"\(default[^)]*\) \(default", text), text
+
+
+def test_plain_text_drops_rst_inline_markup():
+    assert common.plain_text("``--lr`` of :func:`la.training.train` (:class:`~a.b.Config`)::") \
+        == "--lr of la.training.train (Config):"
+
+
+def test_options_are_never_abbreviated_and_a_close_one_is_named(capsys):
+    assert all(not p.allow_abbrev for p in _parsers(cli.build_parser()))
+    line = _fails(["train", "--wid", "0.5"], capsys)
+    assert "unrecognized arguments: --wid 0.5 (did you mean --width?)" in line
+    line = _fails(["train", "--learnin-rate", "0.01"], capsys)
+    assert line.startswith("larq-adam train: error: unrecognized arguments: --learnin-rate "
+                           "0.01 (did you mean --learning-rate?)"), line
+    line = _fails(["experiment", "table1", "--bogus"], capsys)
+    assert "unrecognized arguments: --bogus" in line and "did you mean" not in line
+    assert common.did_you_mean(["--learnin-rate=1", "x", "--widht"],
+                               ["--learning-rate", "--width"]) == \
+        " (did you mean --learning-rate for --learnin-rate, --width for --widht?)"
+
+
+def test_run_config_field_names_are_options_that_parse_as_the_old_names(capsys):
+    parser = cli.build_parser()
+    train_options = set(next(p for p in _parsers(parser)
+                             if p.prog == "larq-adam train")._option_string_actions)
+    fields = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(RunConfig)}
+    # kind is --one-step; teacher_width has no option
+    assert fields - train_options <= {"--kind", "--teacher-width"}
+    new = parser.parse_args(["train", "--learning-rate", "0.01", "--data", "cifar10",
+                             "--init", "final", "--no-analysis", "--analysis"])
+    old = parser.parse_args(["train", "--lr", "0.01", "--dataset", "cifar10",
+                             "--step2-init", "final"])
+    assert vars(new) == vars(old)
+    assert train.build_config(new) == train.build_config(old)
+    assert parser.parse_args(["train", "--analysis", "--no-analysis"]).no_analysis is True
+    line = _fails(["train", "--learning-rate", "-1"], capsys)  # the name given is the one named
+    assert "argument --learning-rate: must be a number in (0, 1000], got '-1'" in line
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "cifar1O"],
+    ["experiment", "table1", "--data", "cifar1O"],
+])
+def test_a_bad_dataset_name_is_refused_before_tensorflow_loads(tmp_path, argv):
+    run = tmp_path / "run"
+    code = ("import sys\n"
+            "sys.argv = ['larq-adam']  # as the console script: TensorFlow loads on demand\n"
+            "from larq_adam.cli.main import main\n"
+            f"status = main({[*argv, '--run-dir', str(run)]!r})\n"
+            "print(status, 'tensorflow' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        f"larq-adam {argv[0]}: error: Unknown dataset 'cifar1O'. Valid names: mnist5k, "
+        "cifar10, cifar100, imagenette, imagenet2012, folder:PATH, tfds:NAME."]
+    assert not run.exists()
+    assert set(la.data._SPECS) == {*dataset_names.NAMES, *dataset_names.PREFIXED}
+
+
 def test_main_job_trains_both_steps_exports_and_writes_the_report(tmp_path, capsys):
     """The fast suite's end-to-end run: step 1 and step 2, LCE export verified, report."""
     run = tmp_path / "run"
@@ -87,7 +174,14 @@ def test_main_job_trains_both_steps_exports_and_writes_the_report(tmp_path, caps
         ("two_step", "babw", 0.125, None)
     out = capsys.readouterr().out
     assert "step1" in out and "step2" in out and "written:" in out
-    # --resume on a finished run reads it back instead of training again
+    # --resume on a finished run reads it back: nothing trained, converted or written again
+    written = {p: p.stat().st_mtime_ns for p in run.rglob("*")
+               if p.is_file() and p.name != ".lock"}
+    assert cli.main([*argv, "--resume"]) == 0
+    assert "holds a finished run: nothing was trained, exported or reported again" in \
+        capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in written if p.name != "config.json"} == \
+        {p: t for p, t in written.items() if p.name != "config.json"}
     assert cli.main([*argv, "--resume", "--no-export"]) == 0
     # the saved configuration runs again as it is; other training options are refused
     line = _fails(["train", "--config", str(run / "config.json"), "--epochs", "2",

@@ -6,12 +6,13 @@ Nothing here imports TensorFlow at module level, so ``larq-adam --help`` answers
 """
 import argparse
 import contextlib
+import difflib
 import math
 import os
 import re
 import sys
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from larq_adam.errors import LarqAdamError, UserInputError
 
@@ -36,16 +37,136 @@ def one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
+#: RST inline markup of the docstrings used as descriptions: ``literal`` and :role:`target`
+#: (``~`` in a target keeps its last dotted part), and a paragraph's closing ``::``.
+_RST_LITERAL = re.compile(r"``(.+?)``")
+_RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`]+)`")
+_RST_BLOCK = re.compile(r"::$", re.MULTILINE)
+#: a help text that already says its default: "(default: --epochs)", "default: all"
+_SAYS_DEFAULT = re.compile(r"\(default\b|\bdefault:")
+
+
+def plain_text(text: Optional[str]) -> Optional[str]:
+    """A docstring's RST inline markup as plain text, for ``--help``: ``x`` -> x,
+    :func:`x` -> x (:func:`~a.b` -> b), a closing ``::`` -> ``:``."""
+    if not text:
+        return text
+    text = _RST_ROLE.sub(lambda m: m[2].rsplit(".", 1)[-1] if m[1] else m[2], text)
+    return _RST_BLOCK.sub(":", _RST_LITERAL.sub(r"\1", text))
+
+
+def _parser_chain(parser: argparse.ArgumentParser,
+                  namespace: argparse.Namespace) -> List[argparse.ArgumentParser]:
+    """``parser`` and the subcommand parsers ``namespace`` was parsed by, outermost first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(namespace, action.dest, None))
+            if chosen is not None:
+                return [parser, *_parser_chain(chosen, namespace)]
+    return [parser]
+
+
+def did_you_mean(unknown: Sequence[str], options: Sequence[str]) -> str:
+    """`` (did you mean --learning-rate?)`` for the unknown options among ``unknown``
+    (``--opt`` or ``--opt=value``) that are close to one of ``options``; '' when none is."""
+    pairs: List[Tuple[str, str]] = []
+    for word in unknown:
+        name = word.split("=", 1)[0]
+        if not name.startswith("-"):
+            continue
+        close = difflib.get_close_matches(name, options, n=1)
+        if close:
+            pairs.append((name, close[0]))
+    if not pairs:
+        return ""
+    if len(pairs) == 1:
+        return f" (did you mean {pairs[0][1]}?)"
+    return f" (did you mean {', '.join(f'{known} for {name}' for name, known in pairs)}?)"
+
+
+def typed_name(message: str, arg_strings: Sequence[str]) -> str:
+    """argparse's ``argument --lr/--learning-rate: ...`` naming only the option given in
+    ``arg_strings`` (the last given, when several are), e.g. ``argument --lr: ...``."""
+    match = re.match(r"argument (-[^ :/]*(?:/-[^ :/]*)+): ", message)
+    if not match:
+        return message
+    names = match[1].split("/")
+    given = [a.split("=", 1)[0] for a in arg_strings if a.split("=", 1)[0] in names]
+    return f"argument {given[-1] if given else names[0]}: {message[match.end():]}"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """An ``argparse.ArgumentParser`` whose errors are one line (exit status 2)."""
+    """An ``argparse.ArgumentParser`` whose errors are one line (exit status 2), that takes
+    no abbreviation of an option (``--wid`` is not ``--width``), names the option an
+    unknown one is close to, and shows a docstring description without its RST markup."""
+
+    def __init__(self, *args: Any, allow_abbrev: bool = False, **kwargs: Any) -> None:
+        for key in ("description", "epilog"):
+            if key in kwargs:
+                kwargs[key] = plain_text(kwargs[key])
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+        self._arg_strings: List[str] = []  # of the last parse, for the option an error names
+
+    def parse_known_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
+                         namespace: Optional[argparse.Namespace] = None
+                         ) -> Tuple[argparse.Namespace, List[str]]:
+        self._arg_strings = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
+                   namespace: Optional[argparse.Namespace] = None) -> argparse.Namespace:
+        """``argparse``'s, with the unrecognized arguments reported by the subcommand that
+        got them, with the option each unknown one is close to."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chain = _parser_chain(self, parsed)
+            options = [o for p in chain for o in p._option_string_actions if o.startswith("--")]
+            chain[-1].error(f"unrecognized arguments: {' '.join(extras)}"
+                            f"{did_you_mean(extras, options)}")
+        return parsed
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        message = typed_name(message, self._arg_strings)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` adds "(default: ...)" to ``action``'s help: not for None, an empty
+    list or an on/off flag's False, nor where the help already says its default."""
+    default = action.default
+    if default is None or default is argparse.SUPPRESS \
+            or (isinstance(default, (list, tuple)) and not default):
+        return False
+    if action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction):
+        return False
+    return not _SAYS_DEFAULT.search(action.help or "")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter,
                     argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps a command's description layout and shows every default."""
+    """Keeps a command's description layout and shows the defaults that say something
+    (:func:`_shows_default`)."""
+
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        if _shows_default(action):
+            return super()._get_help_string(action)
+        return action.help
+
+
+class NegatedFlag(argparse.Action):
+    """An on/off pair on a dest that holds the negation: ``--no-NAME`` stores True, ``--NAME``
+    False (``--no-analysis`` / ``--analysis`` on ``no_analysis``, default False)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, default: bool = False,
+                 help: Optional[str] = None) -> None:  # noqa: A002 (argparse's keyword)
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        setattr(namespace, self.dest, bool(option_string and option_string.startswith("--no-")))
+
+    def format_usage(self) -> str:
+        return " | ".join(self.option_strings)
 
 
 def load_tensorflow(*, debug: bool = False) -> None:
@@ -228,7 +349,7 @@ def add_trust_model(parser: argparse.ArgumentParser) -> None:
 
 def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
     g = parser.add_argument_group("data")
-    g.add_argument("--dataset", default=dataset,
+    g.add_argument("--dataset", "--data", default=dataset,
                    help="mnist5k (offline), cifar10, cifar100, imagenette, imagenet2012 "
                         "(needs --data-dir), folder:PATH or tfds:NAME (any tfds image set)")
     g.add_argument("--data-dir", default=None,

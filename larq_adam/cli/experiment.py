@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argumen
                            formatter_class=common.HelpFormatter)
         common.add_training_options(p, run_dir=f"runs/{function}", epochs=epochs, width=0.25,
                                     model=model)
-        p.add_argument("--lr", type=common.ranged("learning_rate"), default=1e-3,
+        p.add_argument("--lr", "--learning-rate", type=common.ranged("learning_rate"),
+                       default=1e-3,
                        help="initial learning rate where the experiment does not set one")
         _add_specific(name, p)
         parsers[name] = p
@@ -55,12 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argumen
     common.add_debug(p)
     for name, module in OWN_MODULES.items():
         own = importlib.import_module(module)
-        p = sub.add_parser(name, help=(own.__doc__ or name).strip().splitlines()[0],
+        p = sub.add_parser(name, help=common.plain_text((own.__doc__ or name).strip()
+                                                        .splitlines()[0]),
                            description=own.__doc__, formatter_class=common.HelpFormatter)
         own.add_arguments(p)
         if not any(a.dest == "debug" for a in p._actions):
             common.add_debug(p)
     return parsers
+
+
+def precheck(args: argparse.Namespace) -> None:
+    """What is checked before TensorFlow loads: a training experiment's ``--dataset`` name
+    (:func:`larq_adam.dataset_names.parse_name`)."""
+    from larq_adam.dataset_names import parse_name
+
+    if args.experiment in PAPER:
+        parse_name(args.dataset)
 
 
 def _add_specific(name: str, p: argparse.ArgumentParser) -> None:

@@ -121,9 +121,10 @@ def print_result(result: Any) -> None:
               f"{ops.get('keras_binary_layers', 0)} fully binary Keras layers; "
               f"{100 * ops.get('binary_mac_share', 0):.1f}% of MACs binary")
     if ver:
-        print(f"[export] verify on {ver['num_images']} images: "
-              f"{'PASSED' if ver['passed'] else 'FAILED'} (max |LCE - Keras| "
-              f"{ver['max_abs_diff']:.3g}, top-1 agreement {100 * ver['top1_agreement']:.1f}%)")
+        from larq_adam.report import verification_verdict
+
+        print(f"[export] verify on {ver['num_images']} images: {verification_verdict(ver)}; "
+              f"top-1 agreement {100 * ver['top1_agreement']:.1f}%")
     for warning in result.warnings:
         print(f"[export] warning: {warning}")
 

@@ -25,14 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=common.ranged("width"), default=0.125,
                         help="channel multiplier of the network")
     parser.add_argument("--model", default="reactnet_a", help="reactnet_a or strong_baseline")
-    parser.add_argument("--data", default="mnist5k", help="dataset name (see larq-adam train)")
+    parser.add_argument("--data", "--dataset", default="mnist5k",
+                        help="dataset name (see larq-adam train)")
     parser.add_argument("--seed", type=common.ranged("seed"), default=0,
                         help="one seed for every trial: the same initial weights")
     parser.add_argument("--batch-size", type=common.ranged("batch_size"), default=64)
     parser.add_argument("--max-steps-per-epoch", type=common.ranged("max_steps_per_epoch"),
                         default=16,
                         help="batches per epoch (and of the evaluation)")
-    parser.add_argument("--lr", type=common.ranged("learning_rate"), default=1e-3,
+    parser.add_argument("--lr", "--learning-rate", type=common.ranged("learning_rate"),
+                        default=1e-3,
                         help="Adam's initial learning rate")
     parser.add_argument("--decay-scale", type=common.positive_float, default=1.0,
                         help="train each candidate at decay x this (short trials of decays "
@@ -45,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read finished trials back and continue an interrupted one")
     parser.add_argument("--quiet", action="store_true", help="no line per trial")
     common.add_debug(parser)
+
+
+def precheck(args: argparse.Namespace) -> None:
+    """What is checked before TensorFlow loads: the ``--data`` name
+    (:func:`larq_adam.dataset_names.parse_name`)."""
+    from larq_adam.dataset_names import parse_name
+
+    parse_name(args.data)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,8 @@ _CONFIG_OPTIONS = ("dataset", "data_dir", "image_size", "batch_size", "max_steps
                    "model", "width", "epochs", "teacher", "teacher_model", "teacher_epochs",
                    "pad_values", "exact_reference", "strategy", "seed", "one_step", "stage",
                    "weight_decay", "order", "step1_weight_decay", "step2_weight_decay",
-                   "step2_init", "optimizer", "lr", "schedule", "no_analysis")
+                   "step2_init", "optimizer", "lr", "schedule", "no_analysis",
+                   "recalibrate_bn")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="run a saved configuration again (other training options refused)")
     g.add_argument("--optimizer", default="adam",
                    help="adam, sgd, rmsprop, adagrad, adadelta, amsgrad or adabound")
-    g.add_argument("--lr", type=common.ranged("learning_rate"), default=DEFAULTS["lr"],
+    g.add_argument("--lr", "--learning-rate", type=common.ranged("learning_rate"),
+                   default=DEFAULTS["lr"],
                    help="initial learning rate of every step")
     g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"),
                    help="learning-rate schedule per step (linear to 0 is the paper's)")
@@ -62,10 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="coupled L2 on the latent weights in step 1 (paper: 5e-6)")
     g.add_argument("--step2-weight-decay", type=common.finite_float, default=0.0,
                    help="coupled L2 on the latent weights in step 2 (paper: 0)")
-    g.add_argument("--step2-init", choices=("best", "final"), default="best",
+    g.add_argument("--step2-init", "--init", choices=("best", "final"), default="best",
                    help="step 2 starts from step 1's best-validation or final weights")
-    g.add_argument("--no-analysis", action="store_true",
-                   help="skip the paper's measurement callbacks (FF, C2I, CAM, saturation)")
+    g.add_argument("--no-analysis", "--analysis", action=common.NegatedFlag,
+                   help="skip the paper's measurement callbacks (FF, C2I, CAM, saturation); "
+                        "--analysis runs them, the default")
+    g.add_argument("--recalibrate-bn", action="store_true",
+                   help="each step's final weights keep BN statistics re-estimated over the "
+                        "training split (their top-1 is reported either way)")
     g.add_argument("--no-export", action="store_true",
                    help="skip the LCE conversion, verification and benchmark")
     export_run.add_export_options(parser)
@@ -90,7 +96,7 @@ def build_config(args: argparse.Namespace) -> Any:
 
     fields = common.config_fields(args)
     fields.update(optimizer=args.optimizer, learning_rate=args.lr, schedule=args.schedule,
-                  analysis=not args.no_analysis)
+                  analysis=not args.no_analysis, recalibrate_bn=args.recalibrate_bn)
     if args.one_step:
         fields.update(kind="one_step", stage=args.stage, weight_decay=args.weight_decay)
     else:
@@ -126,9 +132,10 @@ def _strategy_name(args: argparse.Namespace) -> str:
 
 def precheck(args: argparse.Namespace) -> None:
     """What is checked before TensorFlow loads: ``TF_CONFIG`` for ``--strategy
-    multiworker`` and a lower bound of the memory the student and an 'auto' teacher need
-    (:func:`larq_adam.limits.check_memory`)."""
-    from larq_adam import limits, tf_config
+    multiworker``, the form of the ``--dataset`` name
+    (:func:`larq_adam.dataset_names.parse_name`) and a lower bound of the memory the
+    student and an 'auto' teacher need (:func:`larq_adam.limits.check_memory`)."""
+    from larq_adam import dataset_names, limits, tf_config
 
     if args.preset == "imagenet" and args.run_dir == IMAGENET["run_dir"]:
         args.run_dir = f"runs/{args.model}_imagenet"
@@ -136,6 +143,7 @@ def precheck(args: argparse.Namespace) -> None:
         tf_config.check_tf_config()
     if args.config:
         return
+    dataset_names.parse_name(args.dataset)
     size = args.image_size or (32 if args.dataset in ("mnist5k", "cifar10", "cifar100")
                                else 224)
     models = [args.model] + ([args.teacher_model] if args.teacher == "auto" else [])
@@ -158,6 +166,7 @@ def run_folder(args: argparse.Namespace) -> Optional[str]:
 
 def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
     import larq_adam as la
+    from larq_adam.training.run import is_finished
 
     if args.config:
         config = _saved_config(args, defaults)
@@ -168,9 +177,13 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
         config = build_config(args)
     common.check_run_dir(args)
     la.data.check(config.data, data_dir=config.data_dir)
+    finished = bool(args.resume) and is_finished(args.run_dir)
     result = la.training.train(args.run_dir, config, resume=args.resume,
                                allow_changes=tuple(args.allow_changes),
                                verbose=0 if args.quiet else 1)
+    run_dir = Path(args.run_dir)
+    if finished and _complete(run_dir, export=not args.no_export):
+        return _print_complete(run_dir, result, export=not args.no_export)
     status, exported = 0, None
     if not args.no_export:
         exported = export_run.export_run(
@@ -180,8 +193,29 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
         export_run.print_result(exported)
         status = 0 if exported.passed else 1
     report = la.report.make_report(args.run_dir)
-    _print_summary(Path(args.run_dir), result, exported, report)
+    _print_summary(run_dir, result, exported, report)
     return status
+
+
+def _complete(run: Path, *, export: bool) -> bool:
+    """Whether a finished run's export (when asked) and report were written after its
+    final model: then a resume has nothing left to do."""
+    final = run / "final_model.h5"
+    needed = [run / "report.md"] + ([run / "export.json"] if export else [])
+    return all(p.is_file() and p.stat().st_mtime >= final.stat().st_mtime for p in needed)
+
+
+def _print_complete(run: Path, result: Any, *, export: bool) -> int:
+    """Say that the run was complete (nothing trained, exported or reported again) and
+    exit with the saved export's status."""
+    import larq_adam as la
+
+    exported = la.export.ExportResult.load(run) if export else None
+    print(f"{run} holds a finished run: nothing was trained, exported or reported again "
+          f"(larq-adam export {run} converts and checks again, larq-adam report {run} "
+          "writes the report again)")
+    _print_summary(run, result, exported, run / "report.md")
+    return 0 if exported is None or exported.passed else 1
 
 
 def _print_summary(run: Path, result: Any, exported: Any, report: Path) -> None:
