@@ -149,7 +149,7 @@ def test_summary_shows_final_and_best_top1_and_the_whole_step_time(tmp_path):
     headers, rows = report.parse_markdown_table(report.make_report(run).read_text())
     step2 = rows[2]  # teacher, step1, step2
     assert step2[headers.index("top-1 (%)")] == "55.00"
-    assert step2[headers.index("best top-1 (%)")] == "60.00 (epoch 2)"
+    assert step2[headers.index("best top-1 (%)")] == "60.00 (epoch 2 of 3)"  # 1-based
     assert step2[headers.index("time (s)")] == "4321"
     assert not list(run.rglob(".partial-*"))  # report and figures renamed into place
 
@@ -238,3 +238,82 @@ def test_ff_series_is_the_logged_ff_ratio_not_a_recomputation(tmp_path):
     epochs, ff = run.steps[0].ff_series()
     assert epochs.tolist() == [1, 2, 3]
     assert ff.tolist() == pytest.approx([1e-3, 1e-3 / 2, 1e-3 / 3])  # history.csv's column
+
+
+def _set_result(run, step, **values):
+    path = run / step / "result.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | values))
+
+
+def _summary_row(run, step):
+    headers, rows = report.parse_markdown_table((run / "report.md").read_text())
+    return dict(zip(headers, next(r for r in rows if r[0] == step)))
+
+
+def test_a_final_top1_far_below_the_best_is_explained_beside_it(tmp_path):
+    run = fake_two_step_run(tmp_path, teacher=False)
+    _set_result(run, "step2", test_accuracy=0.23, best_accuracy=0.813, best_epoch=1)
+    text = report.make_report(run).read_text()
+    assert _summary_row(run, "step2")["top-1 (%)"] == (
+        "23.00 (best 81.30 at epoch 2 of 3; the final epoch's moving BN statistics, not "
+        "re-estimated in this run: see BN statistics)")
+    assert _summary_row(run, "step1")["top-1 (%)"] == "55.00"  # 5 points below: no note
+    section = text[text.index("## BN statistics"):text.index("## Accuracy")]
+    assert text.index("## Summary") < text.index("## BN statistics")
+    assert ("- step2: final weights (epoch 3 of 3) 23.00% with the moving statistics, 58.30 "
+            "points below the best 81.30% at epoch 2 of 3; not re-estimated") in section
+    assert "- step1" not in section
+
+
+@pytest.mark.parametrize("recal,cell,reading", [
+    (0.801, "23.00 (best 81.30 at epoch 2 of 3; 80.10 with re-estimated BN statistics: the "
+            "moving statistics lag, see BN statistics)",
+     "with re-estimated statistics 80.10%, so the lag of the moving statistics explains"),
+    (0.24, "23.00 (best 81.30 at epoch 2 of 3; 24.00 with re-estimated BN statistics too: "
+           "the final weights, not their BN statistics, see BN statistics)",
+     "with re-estimated statistics 24.00%, so the drop is in the final weights"),
+])
+def test_the_re_estimated_bn_top1_tells_a_statistics_lag_from_worse_weights(
+        tmp_path, recal, cell, reading):
+    run = fake_two_step_run(tmp_path, teacher=False)
+    _set_result(run, "step2", test_accuracy=0.23, best_accuracy=0.813, best_epoch=1,
+                recalibrated_accuracy=recal)
+    text = report.make_report(run).read_text()
+    assert _summary_row(run, "step2")["top-1 (%)"] == cell
+    assert reading in text[text.index("## BN statistics"):]
+
+
+def test_a_re_estimated_bn_top1_is_shown_beside_the_moving_one(tmp_path):
+    run = fake_two_step_run(tmp_path, teacher=False)
+    _set_result(run, "step1", recalibrated_accuracy=0.561, bn_recalibrated=True)
+    text = report.make_report(run).read_text()
+    assert _summary_row(run, "step1")["top-1 (%)"] == \
+        "55.00 (56.10 with re-estimated BN statistics)"
+    assert ("- step1: final weights (epoch 3 of 3) 55.00% with the moving statistics, 56.10% "
+            "with re-estimated ones; the saved final weights keep the re-estimated "
+            "statistics.") in text
+
+
+def test_no_bn_statistics_section_when_no_number_needs_it(tmp_path):
+    text = report.make_report(fake_two_step_run(tmp_path)).read_text()
+    assert "## BN statistics" not in text and "see BN statistics" not in text
+
+
+def test_figures_count_epochs_from_one(tmp_path):
+    from larq_adam.report import sections
+
+    class Kept(sections.FigureSections):
+        def emit(self, name, title, caption, fig):
+            self.figures = getattr(self, "figures", {}) | {name: fig}
+
+    run = report.load_run(fake_two_step_run(tmp_path))
+    out = Kept(tmp_path / "figures")
+    for add in sections.RUN_SECTIONS:
+        add(run, out)
+    for ax in out.figures["accuracy"].axes:  # Fig. 2, history.csv's epochs 0, 1, 2
+        assert [ln.get_xdata().tolist() for ln in ax.get_lines()] == [[1, 2, 3], [1, 2, 3]]
+    (ax,) = out.figures["ff_ratio"].axes
+    assert ax.get_lines()[0].get_xdata().tolist() == [1, 2, 3]
+    titles = [ax.get_title() for ax in out.figures["activations"].axes]
+    assert titles[0].startswith("step1 epoch 1 of 3") and titles[1].startswith("step1 epoch 3 of 3")
+    assert out.figures["cam"].axes[0].get_title().startswith("step1 epoch 3 of 3")

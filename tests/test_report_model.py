@@ -53,8 +53,12 @@ def test_report_has_the_model_section_when_the_final_model_exists(tmp_path):
     headers, rows = report.parse_markdown_table(section)
     assert headers[:3] == ["BOPs (binary MACs)", "FLOPs (real MACs)", "OPs = FLOPs + BOPs/64"]
     assert rows[0][:3] == ["7.373e+04", "1.398e+04", "1.514e+04"]
-    block = section[section.index("```text"):]
-    assert "bconv" in block and block.count("```") >= 2
+    facts = report.model_facts(tiny_bnn())
+    n = len(facts.summary.splitlines())
+    block = section[section.index("<details>"):section.index("</details>")]
+    assert block.startswith(f"<details><summary>Model summary ({n} lines)</summary>\n\n"
+                            "```text\n")
+    assert "bconv" in block and block.count("```") == 2
     assert text.index("Fig. 7") < text.index("## Model")
     assert "model summary and OPs" not in text
 
@@ -79,3 +83,9 @@ def test_the_model_named_in_config_json_is_summarised(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"final_model": "models/net.h5"}))
     text = report.make_report(tmp_path).read_text()
     assert "`models/net.h5` (`tiny_bnn`): 1,538 parameters" in text
+
+
+def test_a_failed_larq_summary_stays_one_plain_line():
+    line = "lq.models.summary failed: ValueError: a layer Larq cannot profile"
+    assert report.summary_block(line) == line
+    assert report.summary_block("a\nb").startswith("<details><summary>Model summary (2 lines)")

@@ -15,7 +15,8 @@ from larq_adam.errors import CorruptFileError
 from larq_adam.report.cells import finite, megabytes, ms
 from larq_adam.run_files import read_json
 
-__all__ = ["EXPORT_FILE", "EXPORT_HEADING", "read_export", "export_section"]
+__all__ = ["EXPORT_FILE", "EXPORT_HEADING", "read_export", "export_section",
+           "verification_verdict"]
 
 EXPORT_FILE = "export.json"
 EXPORT_HEADING = "## Export"
@@ -130,35 +131,213 @@ def _scaled(value: Any, factor: float) -> Optional[float]:
     return float(value) * factor if finite(value) else None
 
 
+def _pct(value: Any) -> str:
+    """A share in [0, 1] as ``"100.0%"`` (``"-"`` when not recorded)."""
+    return f"{_g(_scaled(value, 100), '.1f')}%" if finite(value) else "-"
+
+
+def _criterion(ver: Mapping[str, Any]) -> str:
+    """The criterion the verification record names (``"exact"``, ``"float sensitivity"``
+    or ``"none"``); a record without one is read from its numbers (``"exact"`` when
+    ``max_abs_diff <= tolerance``), else ``"not recorded"``."""
+    if ver.get("criterion"):
+        return str(ver["criterion"])
+    mx, tol = ver.get("max_abs_diff"), ver.get("tolerance")
+    if finite(mx) and finite(tol) and float(mx) <= float(tol):
+        return "exact"
+    return "not recorded"
+
+
+def _exact_clause(ver: Mapping[str, Any]) -> str:
+    """``max |LCE - Keras| 1.17 > exact tolerance 0.00119 (988x)`` (or ``<=``)."""
+    mx, tol = ver.get("max_abs_diff"), ver.get("tolerance")
+    if not (finite(mx) and finite(tol)):
+        return f"max |LCE - Keras| {_g(mx)}, exact tolerance {_g(tol)}"
+    if float(mx) <= float(tol):
+        return f"max |LCE - Keras| {_g(mx)} <= exact tolerance {_g(tol)}"
+    over = f", {float(mx) / float(tol):.0f}x" if float(tol) > 0 else ""
+    return f"max |LCE - Keras| {_g(mx)} > exact tolerance {_g(tol)}{over}"
+
+
+def _needed(ver: Mapping[str, Any]) -> Any:
+    """The top-1 agreement the verification required (``None`` when not recorded)."""
+    return ver.get("needed_top1_agreement", ver.get("min_top1_agreement"))
+
+
+def _top1_clause(ver: Mapping[str, Any], *, named: bool = True) -> str:
+    """``top-1 agreement 100.0%, needed 99.0%`` (without the name: ``100.0%, needed
+    99.0%``)."""
+    needed = _needed(ver)
+    return (("top-1 agreement " if named else "") + _pct(ver.get("top1_agreement"))
+            + (f", needed {_pct(needed)}" if finite(needed) else ""))
+
+
+def _times(value: Any, unit: Any) -> str:
+    """``"0.96x "`` of ``value`` against ``unit`` (empty when either is missing)."""
+    if finite(value) and finite(unit) and float(unit) > 0:
+        return f"{float(value) / float(unit):.2g}x "
+    return ""
+
+
+def _sensitivity_clause(ver: Mapping[str, Any]) -> str:
+    """The fallback criterion's numbers: LCE's difference against Keras' own change when
+    every weight moves by 1e-6 relative (``""`` when that was not measured)."""
+    if not finite(ver.get("keras_noise_max")):
+        return ""
+    mx, mean = ver.get("max_abs_diff"), ver.get("mean_abs_diff")
+    nmax, nmean = ver["keras_noise_max"], ver.get("keras_noise_mean")
+    return (f"max |LCE - Keras| {_g(mx)} is {_times(mx, nmax)}Keras' own max change "
+            f"{_g(nmax)} and the mean {_g(mean)} is {_times(mean, nmean)}its mean change "
+            f"{_g(nmean)} when every weight moves by 1e-6 relative")
+
+
+def _passed_how(ver: Mapping[str, Any]) -> str:
+    """How a passed verification passed: ``"exactly (...)"`` or ``"on the fallback
+    criterion, Keras' float sensitivity (...), not exactly (...)"``."""
+    criterion, top1, exact = _criterion(ver), _top1_clause(ver), _exact_clause(ver)
+    if criterion == "exact":
+        return f"exactly ({exact}; {top1})"
+    if criterion == "float sensitivity":
+        sensitivity = _sensitivity_clause(ver)
+        return (f"on the fallback criterion, Keras' float sensitivity ({top1}"
+                + (f"; {sensitivity}" if sensitivity else "") + f"), not exactly ({exact})")
+    return f"on the criterion {criterion!r} ({exact}; {top1})"
+
+
+def _failed_why(ver: Mapping[str, Any]) -> str:
+    """Why a verification failed: the top-1 agreement, or neither criterion holding."""
+    criterion, top1 = _criterion(ver), _top1_clause(ver)
+    exact, sensitivity = _exact_clause(ver), _sensitivity_clause(ver)
+    if criterion in ("exact", "float sensitivity"):
+        held = exact if criterion == "exact" else sensitivity
+        return (f"on the top-1 agreement ({_top1_clause(ver, named=False)}), though the "
+                f"{criterion} criterion holds ({held})")
+    fallback = (f"; nor the fallback, Keras' float sensitivity: {sensitivity}"
+                if sensitivity else "; the fallback criterion was not tried")
+    return f"with neither criterion holding ({exact}{fallback}; {top1})"
+
+
+def verification_verdict(ver: Mapping[str, Any]) -> str:
+    """The verification's outcome naming the criterion that decided it, with its numbers
+    (DESIGN.md, "Verification criterion"): ``"PASSED exactly (...)"``, ``"PASSED on the
+    fallback criterion, Keras' float sensitivity (...), not exactly (...)"`` or ``"FAILED
+    ..."``. Every number is one of the record's (or a ratio of two of them)."""
+    if ver.get("passed"):
+        return f"PASSED {_passed_how(ver)}"
+    return f"FAILED {_failed_why(ver)}"
+
+
+def _short_verdict(ver: Mapping[str, Any]) -> str:
+    """``"PASSED exactly"``, ``"PASSED on the fallback criterion (Keras' float
+    sensitivity), not exactly"`` or ``"FAILED"``."""
+    if not ver.get("passed"):
+        return "FAILED"
+    criterion = _criterion(ver)
+    if criterion == "exact":
+        return "PASSED exactly"
+    if criterion == "float sensitivity":
+        return "PASSED on the fallback criterion (Keras' float sensitivity), not exactly"
+    return f"PASSED on the criterion {criterion!r}"
+
+
+def _criteria_text(ver: Mapping[str, Any]) -> str:
+    """The two criteria with this record's thresholds (DESIGN.md, "Verification
+    criterion")."""
+    tol, scale = ver.get("tolerance"), ver.get("logit_scale")
+    rule = (f"{_g(ver['atol'])} + {_g(ver['rtol'])} x max |logit|"
+            if finite(ver.get("atol")) and finite(ver.get("rtol")) else "the tolerance")
+    text = (f"exact when max |LCE - Keras| <= {rule} (max |logit| {_g(scale)}: tolerance "
+            f"{_g(tol)}), else (the fallback) within a multiple of how far Keras' own logits "
+            "move when every weight moves by 1e-6 relative")
+    if finite(ver.get("keras_noise_max")):
+        text += (f" (here max {_g(ver['keras_noise_max'])}, mean "
+                 f"{_g(ver.get('keras_noise_mean'))}"
+                 + (f", top-1 changed on {_pct(ver['keras_noise_top1_changed'])} of the images"
+                    if finite(ver.get("keras_noise_top1_changed")) else "") + ")")
+    if finite(_needed(ver)):
+        text += f"; and a top-1 agreement of at least {_pct(_needed(ver))}"
+    return text
+
+
 def _verify_block(ver: Optional[Mapping[str, Any]], images: Any) -> List[str]:
-    """The LCE interpreter against Keras (``training=False``) on real images."""
+    """The LCE interpreter against Keras (``training=False``) on real images: the
+    criteria with their thresholds, the measured differences and the result."""
     if not ver:
         return []
-    status = (f"PASSED, {ver.get('criterion') or 'exact'}" if ver.get("passed") else "FAILED")
-    text = (f"Verification ({status}) on {ver.get('num_images', '-')} {images or 'images'}: "
-            f"max |LCE - Keras| {_g(ver.get('max_abs_diff'))} "
-            f"({_g(ver.get('rel_max_diff'), '.2g')} of max |logit| "
-            f"{_g(ver.get('logit_scale'))}; tolerance {_g(ver.get('tolerance'))}), mean "
-            f"{_g(ver.get('mean_abs_diff'))}, top-1 agreement "
-            f"{_g(_scaled(ver.get('top1_agreement'), 100), '.1f')}%.")
-    if finite(ver.get("keras_noise_max")):
-        text += (" Keras' own float sensitivity (weights x (1 + 1e-6 noise)): max "
-                 f"{_g(ver['keras_noise_max'])}, mean {_g(ver.get('keras_noise_mean'))}.")
+    text = (f"Verification of the LCE interpreter against Keras (`training=False`) on "
+            f"{ver.get('num_images', '-')} {images or 'images'}, criteria of DESIGN.md "
+            f"(\"Verification criterion\"): {_criteria_text(ver)}. Measured: max |LCE - "
+            f"Keras| {_g(ver.get('max_abs_diff'))} ({_g(ver.get('rel_max_diff'), '.2g')} of "
+            f"max |logit|), mean {_g(ver.get('mean_abs_diff'))}, top-1 agreement "
+            f"{_pct(ver.get('top1_agreement'))}: {_short_verdict(ver)}.")
     return [text, ""]
 
 
-def _relative(path: Any, run_dir: Path) -> str:
-    """``path`` as seen from ``report.md`` in ``run_dir`` (relative paths are kept)."""
-    path = Path(str(path))
-    return Path(os.path.relpath(path, run_dir) if path.is_absolute() else path).as_posix()
+def _verdict_line(export: Mapping[str, Any]) -> List[str]:
+    """``Export PASSED exactly (...)`` / ``Export PASSED on the fallback criterion ...`` /
+    ``Export FAILED: ...``: the overall result and the criterion that decided it."""
+    if export.get("passed") is None:
+        return []
+    ver = export.get("verify") or {}
+    stayed_float = (export.get("ops") or {}).get("not_binary") or []
+    if export["passed"]:
+        return [f"Export PASSED {_passed_how(ver)}." if ver.get("passed") else "Export PASSED.",
+                ""]
+    n = len(stayed_float)
+    reasons = [f"{n} fully binary layer{'s' if n > 1 else ''} stayed float "
+               f"({', '.join(map(str, stayed_float))})"] if stayed_float else []
+    if ver:
+        reasons.append(f"verification {verification_verdict(ver)}")
+    return [f"Export FAILED: {'; '.join(reasons)}." if reasons else "Export FAILED.", ""]
+
+
+def _find(recorded: Any, run_dir: Path) -> Optional[Path]:
+    """The file a path recorded in ``export.json`` names, looked for from ``report.md``'s
+    folder ``run_dir``: a relative path inside the run folder first, then the file of that
+    name beside the report (the export writes its files into the run folder, which may have
+    moved since), then the recorded path itself (absolute, or relative to the working
+    directory of this process). ``None`` when none exists."""
+    path = Path(str(recorded))
+    candidates = ([] if path.is_absolute() else [run_dir / path]) + [run_dir / path.name, path]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _from_report(path: Path, run_dir: Path) -> str:
+    """``path`` relative to ``report.md``'s folder ``run_dir``, as a link target."""
+    return Path(os.path.relpath(path.resolve(), run_dir.resolve())).as_posix()
+
+
+def _as_recorded(recorded: Any, run_dir: Path) -> str:
+    """A recorded path that names no file now: relative to the run folder when it lies
+    inside it, else as recorded."""
+    path = Path(str(recorded))
+    if path.is_absolute() and path.is_relative_to(run_dir.resolve()):
+        return path.relative_to(run_dir.resolve()).as_posix()
+    return str(recorded)
+
+
+def _model_line(source: Any, run_dir: Path) -> List[str]:
+    """``Model: `final_model.h5```: the exported model, relative to the report."""
+    if not source:
+        return []
+    found = _find(source, run_dir)
+    if found is None:
+        return [f"Model: `{_as_recorded(source, run_dir)}` (not found from the report's "
+                "folder)", ""]
+    return [f"Model: `{_from_report(found, run_dir)}`", ""]
 
 
 def _contract_line(contract: Any, run_dir: Path) -> List[str]:
-    """A link to the deployment contract ``model.json`` (relative to the report)."""
+    """A link to the deployment contract ``model.json``, relative to the report (named
+    without a link when it is not there)."""
     if not contract:
         return []
-    return [f"Deployment contract: [{Path(str(contract)).name}]"
-            f"({_relative(contract, run_dir)}).", ""]
+    found = _find(contract, run_dir)
+    name = Path(str(contract)).name
+    if found is None:
+        return [f"Deployment contract: `{name}` is missing from the run folder (export the "
+                "run again: larq-adam export RUN).", ""]
+    return [f"Deployment contract: [{name}]({_from_report(found, run_dir)}).", ""]
 
 
 def _warnings_block(warnings: Optional[Sequence[Any]]) -> List[str]:
@@ -169,19 +348,19 @@ def _warnings_block(warnings: Optional[Sequence[Any]]) -> List[str]:
 
 def export_section(export: Mapping[str, Any], *, run_dir: Path) -> str:
     """The ``## Export`` section of ``report.md`` from the dict in ``RUN/export.json``:
-    the overall result, the model exported, the files (size, conversion time, latency on
-    this CPU), the latency on a device, the ops and binary MACs (Table 3's BOPs), the
-    verification against Keras, the link to ``model.json`` and the warnings. Missing parts
-    are left out."""
+    the overall result with the verification criterion that decided it, the model
+    exported, the files (size, conversion time, latency on this CPU), the latency on a
+    device, the ops and binary MACs (Table 3's BOPs), the verification against Keras, the
+    link to ``model.json`` (relative to the report) and the warnings. Missing parts are
+    left out."""
+    run_dir = Path(run_dir)
     lines = [EXPORT_HEADING, ""]
-    if export.get("passed") is not None:
-        lines += [f"Export {'PASSED' if export['passed'] else 'FAILED'}.", ""]
-    if export.get("source"):
-        lines += [f"Model: `{_relative(export['source'], Path(run_dir))}`", ""]
+    lines += _verdict_line(export)
+    lines += _model_line(export.get("source"), run_dir)
     lines += _files_block(export)
     lines += _device_line(export.get("device_log"))
     lines += _ops_block(export.get("ops"))
     lines += _verify_block(export.get("verify"), export.get("images"))
-    lines += _contract_line(export.get("contract"), Path(run_dir))
+    lines += _contract_line(export.get("contract"), run_dir)
     lines += _warnings_block(export.get("warnings"))
     return "\n".join(lines).rstrip() + "\n"

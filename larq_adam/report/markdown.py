@@ -1,9 +1,11 @@
 """``report.md`` of one run: the only writer of a training run's report.
 
 :func:`make_report` reads the run folder (:mod:`larq_adam.report.read`), draws the figures
-(:mod:`larq_adam.report.sections`), adds the ``## Model`` section from the final model
-(:mod:`larq_adam.report.model`) and the ``## Export`` section from ``RUN/export.json``
-(:mod:`larq_adam.report.export_section`), and writes ``report.md`` atomically.
+(:mod:`larq_adam.report.sections`), explains a final top-1 far below its best epoch's
+(``## BN statistics``, :mod:`larq_adam.report.top1`), adds the ``## Model`` section from
+the final model (:mod:`larq_adam.report.model`) and the ``## Export`` section from
+``RUN/export.json`` (:mod:`larq_adam.report.export_section`), and writes ``report.md``
+atomically, every link in it relative to its own folder.
 """
 from pathlib import Path
 from typing import List
@@ -15,6 +17,7 @@ from larq_adam.report.model import final_model_path, read_model_section
 from larq_adam.report.read import PathLike, RunData, load_run
 from larq_adam.report.sections import RUN_SECTIONS, FigureSections
 from larq_adam.report.tables import summary_table
+from larq_adam.report.top1 import bn_section
 
 __all__ = ["REPORT_FILE", "make_report", "report_text"]
 
@@ -28,7 +31,8 @@ def _head(run: RunData) -> List[str]:
     cfg = run.config
     setup = ", ".join(f"{k}={cfg[k]}" for k in _SETUP_KEYS if k in cfg)
     text = [f"# Run report: {run.dir.name}\n",
-            f"Run folder `{run.dir}`; {setup or 'no config.json'}.\n", "## Summary\n"]
+            f"Run folder `{run.dir.resolve()}`; {setup or 'no config.json'}.\n",
+            "## Summary\n"]
     if run.steps or run.teacher:
         text.append(summary_table(run))
     else:
@@ -40,9 +44,11 @@ def _head(run: RunData) -> List[str]:
 
 def report_text(run: RunData, sections: FigureSections, *, model: str = "",
                 export: str = "") -> str:
-    """The markdown of ``report.md``: the head, the figure sections, the model and export
-    sections (each left out when empty) and the list of what is not shown."""
-    text = _head(run) + sections.blocks
+    """The markdown of ``report.md``: the head, the ``## BN statistics`` section (when a
+    step's final top-1 needs it), the figure sections, the model and export sections (each
+    left out when empty) and the list of what is not shown."""
+    bn = bn_section(run)
+    text = _head(run) + ([bn] if bn else []) + sections.blocks
     text += [part for part in (model, export) if part]
     if sections.missing:
         text.append("## Not shown\n\n" + "".join(f"- {m}\n" for m in sections.missing))

@@ -26,11 +26,12 @@ from larq_adam.report.tables import markdown_table
 from larq_adam.run_files import h5_problem
 
 __all__ = ["BOPS_PER_OP", "ModelFacts", "paper_ops", "final_model_path", "model_facts",
-           "model_section", "read_model_section"]
+           "model_section", "read_model_section", "summary_block"]
 
 #: Table 3 counts 64 binary operations as one operation (a 64-bit XNOR-popcount).
 BOPS_PER_OP = 64
 MODEL_HEADING = "## Model"
+SUMMARY_FAILED = "lq.models.summary failed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +80,19 @@ def _summary_text(model: Any) -> str:
     try:
         lq.models.summary(model, print_fn=lines.append)
     except (ValueError, TypeError, AttributeError) as err:  # a layer Larq cannot profile
-        return f"lq.models.summary failed: {type(err).__name__}: {_first_line(err)}"
+        return f"{SUMMARY_FAILED}: {type(err).__name__}: {_first_line(err)}"
     return "\n".join(lines).rstrip()
+
+
+def summary_block(summary: str) -> str:
+    """Larq's per-layer summary folded into a ``<details>`` block that GitHub renders
+    collapsed, its line count in the ``<summary>``; a failed summary stays one plain
+    line."""
+    if not summary or summary.startswith(SUMMARY_FAILED):
+        return summary
+    n = len(summary.splitlines())
+    return "\n".join([f"<details><summary>Model summary ({n} lines)</summary>", "",
+                      "```text", summary, "```", "", "</details>"])
 
 
 def model_facts(model: Any) -> ModelFacts:
@@ -100,7 +112,8 @@ def model_facts(model: Any) -> ModelFacts:
 
 def model_section(facts: ModelFacts, *, source: str) -> str:
     """The ``## Model`` section: parameters, Table 3's BOPs / FLOPs / OPs with the
-    element-wise ops beside them, and the Larq summary in a fenced block."""
+    element-wise ops beside them, and Larq's per-layer summary (``lq.models.summary``)
+    folded into a collapsible block (:func:`summary_block`)."""
     ops = markdown_table(
         ["BOPs (binary MACs)", "FLOPs (real MACs)", "OPs = FLOPs + BOPs/64",
          "element-wise ops", "FLOPs + element-wise"],
@@ -114,7 +127,8 @@ def model_section(facts: ModelFacts, *, source: str) -> str:
         f"{count(facts.other_params)} others (real-valued).", "",
         "Operations per image as in Table 3 (element-wise ops of BN, PReLU / RPReLU, shifts, "
         "adds and pooling are not part of Table 3's FLOPs):", "",
-        ops, "```text", facts.summary, "```", ""])
+        ops, "Per layer, as `lq.models.summary` counts it:", "", summary_block(facts.summary),
+        ""])
 
 
 def _load(path: Path, trust: bool = False) -> Tuple[Optional[Any], Optional[str]]:

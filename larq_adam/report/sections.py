@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from larq_adam.report import series
 from larq_adam.report.figures import (accuracy_figure, activation_figure, cam_figure,
                                       ff_figure, save_figure, update_cam_figure, weight_figure)
-from larq_adam.report.read import RunData
+from larq_adam.report.read import RunData, StepData
+from larq_adam.report.top1 import epoch_of
 
 __all__ = ["FigureSections", "figure_block", "accuracy_section", "activation_section",
            "cam_sections", "weight_section", "ff_section", "RUN_SECTIONS"]
@@ -37,6 +38,11 @@ class FigureSections:
         self.blocks.append(figure_block(title, f"figures/{name}.png", caption))
 
 
+def _label(step: StepData, epoch: int) -> str:
+    """A panel's label for a record of 0-based ``epoch``: ``"step1 epoch 3 of 3"``."""
+    return f"{step.name} {epoch_of(step, epoch + 1)}"
+
+
 def accuracy_section(run: RunData, out: FigureSections) -> None:
     """Fig. 2: train / test top-1 per epoch of the teacher and each step."""
     curves = {s.name: {"epoch": s.column("accuracy")[0], "train": s.column("accuracy")[1],
@@ -46,7 +52,8 @@ def accuracy_section(run: RunData, out: FigureSections) -> None:
         out.missing.append("accuracy curves (no history.csv)")
         return
     out.emit("accuracy", "Accuracy (Fig. 2)",
-             "Top-1 accuracy per epoch on the train split (dashed) and the test split (solid).",
+             "Top-1 accuracy per epoch (counted from 1) on the train split (dashed) and the "
+             "test split (solid).",
              accuracy_figure(curves))
 
 
@@ -56,7 +63,7 @@ def activation_section(run: RunData, out: FigureSections) -> None:
     for s in run.steps:
         ep = series.epochs(s, "saturation")
         for e in dict.fromkeys([ep[0], ep[-1]] if ep else []):
-            hists[f"{s.name} epoch {e + 1}"] = series.saturation_hist(s, e)
+            hists[_label(s, e)] = series.saturation_hist(s, e)
     if not hists:
         out.missing.append("activation distribution (no saturation records)")
         return
@@ -74,12 +81,12 @@ def cam_sections(run: RunData, out: FigureSections) -> None:
         out.missing.append("CAM and update CAM (no cam records)")
         return
     steps = {s.name: s for s in run.steps}
-    cams = {f"{n} epoch {e + 1}": series.cam_panel(steps[n], e) for n, e in last.items()}
+    cams = {_label(steps[n], e): series.cam_panel(steps[n], e) for n, e in last.items()}
     layer = series.first_layer(run.steps[-1], "cam")
     out.emit("cam", "Channel-wise absolute mean (Fig. 4)",
              f"Latent weights of the first binary layer (`{layer}`) per kernel; red: their "
              "CAM (Eq. 3); dotted: the minimum CAM of the panel.", cam_figure(cams))
-    updates = {f"{n} epoch {e + 1}": u for n, e in last.items()
+    updates = {_label(steps[n], e): u for n, e in last.items()
                if (u := series.update_cam(steps[n], e)) is not None}
     if not updates:
         out.missing.append("update CAM (no update recorded)")
@@ -91,7 +98,7 @@ def cam_sections(run: RunData, out: FigureSections) -> None:
 
 def weight_section(run: RunData, out: FigureSections) -> None:
     """Fig. 7: all latent weights of the binarized layers at the end of each step."""
-    whists = {f"{s.name} (epoch {series.epochs(s, 'weights')[-1] + 1})":
+    whists = {f"{s.name} ({epoch_of(s, series.epochs(s, 'weights')[-1] + 1)})":
               series.weights_hist(s, series.epochs(s, "weights")[-1])
               for s in run.steps if series.epochs(s, "weights")}
     if not whists:
@@ -110,7 +117,8 @@ def ff_section(run: RunData, out: FigureSections) -> None:
         out.missing.append("FF ratio (no ff_ratio column in history.csv)")
         return
     out.emit("ff_ratio", "Flip-flop ratio per epoch (Eq. 4-5)",
-             "Share of latent weights whose sign changed per iteration, averaged per epoch.",
+             "Share of latent weights whose sign changed per iteration, averaged per epoch "
+             "(counted from 1).",
              ff_figure(ff))
 
 

@@ -7,9 +7,10 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from larq_adam.errors import UserInputError
-from larq_adam.report.cells import finite, fix, num, pct, sci
+from larq_adam.report.cells import fix, num, pct, sci
 from larq_adam.report.read import RunData, StepData
 from larq_adam.report.series import run_curve
+from larq_adam.report.top1 import best_cell, final_cell
 
 __all__ = ["COMPARE_KINDS", "SUMMARY_HEADERS", "markdown_table", "parse_markdown_table",
            "summary_table", "comparison_table"]
@@ -78,30 +79,25 @@ def parse_markdown_table(text: str) -> Tuple[List[str], List[List[str]]]:
     return headers, rows
 
 
-def _best_cell(step: StepData) -> str:
-    """``"61.20 (epoch 3)"``: the best epoch's top-1 and that epoch (1-based)."""
-    best, epoch = step.measured("best_accuracy"), step.measured("best_epoch")
-    if not finite(best):
-        return "-"
-    return f"{pct(best)} (epoch {int(epoch) + 1})" if finite(epoch) else pct(best)
-
-
 def _summary_row(s: StepData) -> List[Any]:
     return [s.name, s.setting("stage", "-"), s.setting("optimizer", "-"),
             num(s.setting("learning_rate")), num(s.setting("weight_decay")),
             s.setting("epochs", len(s.history)),
-            pct(s.measured("test_accuracy")), _best_cell(s), pct(s.measured("test_top5")),
+            final_cell(s), best_cell(s), pct(s.measured("test_top5")),
             sci(s.measured("ff_ratio")), fix(s.measured("c2i_ratio")),
             fix(s.measured("seconds"), 0)]
 
 
 def summary_table(run: RunData) -> str:
     """The run's numbers, one row per step (teacher first): stage, optimizer, learning rate,
-    weight decay, test top-1 of the final weights and of the best epoch's (two-step's
-    step 2 starts from step 1's best), top-5, FF ratio (Eq. 4-5, the mean over the step's
-    iterations, Table 1), C2I ratio (Eq. 6-7, final vs the step's initial latent weights,
-    Table 1) and the step's time in seconds (all processes of a resumed step, up to its
-    last checkpoint). An unfinished step shows its settings and ``-`` for its numbers."""
+    weight decay, test top-1 of the final weights (moving BN statistics; the re-estimated
+    statistics' beside it when measured, and a note when far below the best epoch, see
+    :func:`larq_adam.report.top1.final_cell`) and of the best epoch's with that epoch,
+    1-based (``epoch 2 of 3``; two-step's step 2 starts from step 1's best), top-5, FF
+    ratio (Eq. 4-5, the mean over the step's iterations, Table 1), C2I ratio (Eq. 6-7,
+    final vs the step's initial latent weights, Table 1) and the step's time in seconds
+    (all processes of a resumed step, up to its last checkpoint). An unfinished step shows
+    its settings and ``-`` for its numbers."""
     return markdown_table(SUMMARY_HEADERS, [_summary_row(s) for s in run.all_steps()])
 
 

@@ -1,0 +1,174 @@
+"""A step's test top-1 as the report states it: epochs 1-based, and no drop left unexplained.
+
+A step's ``test_accuracy`` (:class:`~larq_adam.records.StepResult`) is ``fit``'s validation
+after the last epoch, with every BN layer normalising with its *moving* statistics. When
+that number lies far below the step's best epoch (:data:`FAR_BELOW`), the summary says so
+beside it and the ``## BN statistics`` section (:func:`bn_section`) says what the run
+measured about it: the same final weights' top-1 with BN statistics re-estimated over the
+training split (``recalibrated_accuracy``, :mod:`larq_adam.training.bn_stats`), when the
+step records it.
+"""
+from typing import List, Optional, Tuple
+
+from larq_adam.report.cells import finite, pct
+from larq_adam.report.read import RunData, StepData
+
+__all__ = ["FAR_BELOW", "RESULT_EPOCH_BASE", "BN_HEADING", "best_epoch", "epoch_of",
+           "recalibrated", "far_below_best", "best_cell", "final_cell", "bn_section"]
+
+#: A final top-1 more than this far (a fraction: 0.10 = 10 points) below the step's best
+#: epoch is called out in the summary and explained in ``## BN statistics``.
+FAR_BELOW = 0.10
+#: The number ``result.json``'s ``best_epoch`` gives the first epoch: training writes
+#: ``history.csv``'s 0-based ``epoch`` column there (``larq_adam/training/step.py``,
+#: ``_best``). The report adds ``1 - RESULT_EPOCH_BASE`` so people read epochs from 1.
+RESULT_EPOCH_BASE = 0
+BN_HEADING = "## BN statistics"
+_SEE = "see BN statistics"
+
+
+def best_epoch(step: StepData) -> Optional[int]:
+    """The 1-based epoch of the step's best test top-1, ``None`` when not recorded."""
+    stored = step.measured("best_epoch")
+    return int(stored) - RESULT_EPOCH_BASE + 1 if finite(stored) else None
+
+
+def epoch_of(step: StepData, epoch: Optional[int]) -> str:
+    """``"epoch 2 of 3"`` for a 1-based ``epoch`` of ``step`` (``"epoch 2"`` when the
+    step's number of epochs is unknown)."""
+    total = step.setting("epochs", len(step.history) or None)
+    return f"epoch {epoch} of {int(total)}" if finite(total) else f"epoch {epoch}"
+
+
+def recalibrated(step: StepData) -> Optional[float]:
+    """The final weights' test top-1 with BN statistics re-estimated over the training
+    split (``result.json``'s ``recalibrated_accuracy``), ``None`` where not measured."""
+    value = step.measured("recalibrated_accuracy")
+    return float(value) if finite(value) else None
+
+
+def _final_and_best(step: StepData) -> Optional[Tuple[float, float]]:
+    """``(final top-1, best top-1)`` when the step recorded both."""
+    final, best = step.measured("test_accuracy"), step.measured("best_accuracy")
+    return (float(final), float(best)) if finite(final) and finite(best) else None
+
+
+def far_below_best(step: StepData) -> bool:
+    """True when the final weights' top-1 lies more than :data:`FAR_BELOW` below the
+    step's best epoch's."""
+    pair = _final_and_best(step)
+    return pair is not None and pair[1] - pair[0] > FAR_BELOW
+
+
+def _recovers(step: StepData) -> bool:
+    """True when re-estimated BN statistics bring the final weights back to within
+    :data:`FAR_BELOW` of the best epoch (the moving statistics were the drop)."""
+    pair, recal = _final_and_best(step), recalibrated(step)
+    return pair is not None and recal is not None and pair[1] - recal <= FAR_BELOW
+
+
+def _best_text(step: StepData, unit: str = "") -> str:
+    """``"best 81.30 at epoch 2 of 3"`` (without the epoch when it is not recorded)."""
+    epoch = best_epoch(step)
+    at = f" at {epoch_of(step, epoch)}" if epoch is not None else ""
+    return f"best {pct(step.measured('best_accuracy'))}{unit}{at}"
+
+
+def best_cell(step: StepData) -> str:
+    """``"60.00 (epoch 2 of 3)"``: the best epoch's top-1 and that epoch, 1-based."""
+    best = step.measured("best_accuracy")
+    if not finite(best):
+        return "-"
+    epoch = best_epoch(step)
+    return f"{pct(best)} ({epoch_of(step, epoch)})" if epoch is not None else pct(best)
+
+
+def _drop_note(step: StepData) -> str:
+    """Why a final top-1 lies far below the best, as far as the step's records say."""
+    recal = recalibrated(step)
+    if recal is None:
+        return (f"{_best_text(step)}; the final epoch's moving BN statistics, not "
+                f"re-estimated in this run: {_SEE}")
+    if _recovers(step):
+        return (f"{_best_text(step)}; {pct(recal)} with re-estimated BN statistics: the "
+                f"moving statistics lag, {_SEE}")
+    return (f"{_best_text(step)}; {pct(recal)} with re-estimated BN statistics too: the "
+            f"final weights, not their BN statistics, {_SEE}")
+
+
+def final_cell(step: StepData) -> str:
+    """The summary's top-1 of the final weights (moving BN statistics), with the
+    re-estimated statistics' top-1 beside it when measured and, when far below the best
+    epoch, what the records say about that drop."""
+    final = step.measured("test_accuracy")
+    if not finite(final):
+        return "-"
+    if far_below_best(step):
+        return f"{pct(final)} ({_drop_note(step)})"
+    recal = recalibrated(step)
+    if recal is not None:
+        return f"{pct(final)} ({pct(recal)} with re-estimated BN statistics)"
+    return pct(final)
+
+
+def _final_epoch(step: StepData) -> str:
+    total = step.setting("epochs", len(step.history) or None)
+    return epoch_of(step, int(total)) if finite(total) else "the last epoch"
+
+
+def _drop_reading(step: StepData) -> str:
+    """What the records say about a final top-1 far below the best epoch's: the gap and
+    whether re-estimated BN statistics close it."""
+    final, recal = float(step.measured("test_accuracy")), recalibrated(step)
+    gap = float(step.measured("best_accuracy")) - final
+    text = f", {100 * gap:.2f} points below the {_best_text(step, '%')}"
+    if recal is None:
+        text += ("; not re-estimated in this run (its result.json has no "
+                 "recalibrated_accuracy), so whether the statistics' lag is the drop is not "
+                 "measured")
+        if (step.dir / "best.weights.h5").exists():
+            text += f"; the best epoch's weights are `{step.name}/best.weights.h5`"
+    elif _recovers(step):
+        text += (f"; with re-estimated statistics {pct(recal)}%, so the lag of the moving "
+                 "statistics explains the drop, not the weights")
+    else:
+        text += (f"; with re-estimated statistics {pct(recal)}%, so the drop is in the final "
+                 "weights, not their BN statistics")
+    return text
+
+
+def _step_line(step: StepData) -> str:
+    """One bullet of ``## BN statistics``: the step's final top-1 with the moving and (when
+    measured) the re-estimated statistics, against its best epoch."""
+    recal = recalibrated(step)
+    text = (f"- {step.name}: final weights ({_final_epoch(step)}) "
+            f"{pct(step.measured('test_accuracy'))}% with the moving statistics")
+    if far_below_best(step):
+        text += _drop_reading(step)
+    elif recal is not None:
+        text += f", {pct(recal)}% with re-estimated ones"
+    if step.measured("bn_recalibrated"):
+        text += "; the saved final weights keep the re-estimated statistics"
+    return text + "."
+
+
+def bn_section(run: RunData) -> str:
+    """The ``## BN statistics`` section: what the moving and the re-estimated statistics
+    give each step whose final top-1 is far below its best or whose re-estimated top-1 was
+    measured; ``""`` when no step has either."""
+    steps: List[StepData] = [s for s in run.all_steps()
+                             if far_below_best(s) or recalibrated(s) is not None]
+    if not steps:
+        return ""
+    intro = (
+        "A step's top-1 in the summary is `fit`'s validation after its last epoch: every BN "
+        "layer normalises with its moving statistics, exponential averages of the training "
+        "batches' statistics (PyTorch momentum 0.1, about the last ten batches). When the "
+        "weights move fast (each latent-weight sign flip, Eq. 4-5's FF ratio, changes a "
+        "binary weight at once) those averages lag behind the weights they normalise, and "
+        "the test top-1 can fall far below the best epoch's while the training top-1 still "
+        "rises. Re-estimating the statistics over the training split with the final weights "
+        "(`la.training.recalibrate_bn`) changes no weight, so it tells a lag of the "
+        "statistics from worse weights. A final top-1 more than "
+        f"{100 * FAR_BELOW:g} points below the best epoch's is called out.")
+    return "\n".join([BN_HEADING, "", intro, "", *(_step_line(s) for s in steps), ""])
