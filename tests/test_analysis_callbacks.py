@@ -377,6 +377,25 @@ def test_default_callbacks_log_every_design_key_in_history_and_csv(tmp_path):
     assert all(sorted(r) == [0, 1] for r in recs.values())
 
 
+def test_analysis_values_reach_callbacks_placed_before_them(tmp_path):
+    x, y = data(16)
+    model = compile_(tiny_model())
+    csv = tmp_path / "history.csv"
+    seen = []
+    early = tf.keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(sorted(logs)))
+    stop = tf.keras.callbacks.Callback()
+    stop.runs_before_analysis = True
+    callbacks = [tf.keras.callbacks.CSVLogger(str(csv)), early, stop,
+                 *la.analysis.default_callbacks()]
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=callbacks)
+    header = csv.read_text().splitlines()[0].split(",")
+    assert {"ff_ratio", "c2i_ratio", "cam_min"} <= set(header) & set(seen[0])
+    ordered = la.analysis.analysis_first(callbacks)
+    assert ordered[0] is stop and [type(c).__name__ for c in ordered[1:4]] == [
+        "FlipFlopRatio", "C2IRatio", "CAMStats"] and ordered[4:] == callbacks[:2]
+
+
 def test_callbacks_round_trip_through_get_config():
     for cb in (la.analysis.FlipFlopRatio("r"), la.analysis.C2IRatio("ref.npz", record_dir="r"),
                la.analysis.CAMStats("r", layers=["a"], update=False),

@@ -21,6 +21,7 @@ from larq_adam.analysis.callbacks import (
     CAMStats,
     FlipFlopRatio,
     WeightHistograms,
+    analysis_first,
     default_callbacks,
 )
 from larq_adam.analysis.latent import (
@@ -49,6 +50,7 @@ __all__ = [
     "Histogram",
     "RECORD_KINDS",
     "WeightHistograms",
+    "analysis_first",
     "binary_kernels",
     "binary_layers",
     "c2i_ratio",

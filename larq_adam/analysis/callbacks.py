@@ -38,6 +38,7 @@ Example:
     >>> history.history["ff_ratio"], history.history["c2i_ratio"]                # doctest: +SKIP
 """
 import os
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -52,6 +53,7 @@ __all__ = [
     "ActivationSaturation",
     "WeightHistograms",
     "default_callbacks",
+    "analysis_first",
 ]
 
 _register = tf.keras.utils.register_keras_serializable(package="larq_adam")
@@ -68,6 +70,10 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
 
     def get_config(self) -> Dict[str, Any]:
         return {"record_dir": self.record_dir}
+
+    def set_model(self, model: tf.keras.Model) -> None:
+        super().set_model(model)
+        _put_analysis_first()
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]):
@@ -98,6 +104,37 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
     def _save(self, kind: str, epoch: int, arrays: Dict[str, Any]) -> None:
         if self.record_dir is not None:
             records.save_record(self.record_dir, kind, epoch, arrays)
+
+
+def analysis_first(callbacks: Sequence[tf.keras.callbacks.Callback]
+                   ) -> List[tf.keras.callbacks.Callback]:
+    """``callbacks`` with the analysis callbacks moved ahead of every other one (each group
+    in its own order), except those with a true ``runs_before_analysis`` attribute (the
+    stops on a NaN loss or a signal, which end training before a batch is measured): then
+    every logger, early stop or checkpoint sees the epoch's FF / C2I / CAM values in
+    ``logs``, wherever it stood. ``fit`` applies it by itself (:meth:`set_model`)."""
+    first = [c for c in callbacks if getattr(c, "runs_before_analysis", False)]
+    analysis = [c for c in callbacks if isinstance(c, _AnalysisCallback) and c not in first]
+    rest = [c for c in callbacks if c not in first and c not in analysis]
+    return [*first, *analysis, *rest]
+
+
+def _put_analysis_first() -> None:
+    """Reorder the callback list ``fit`` is setting up with :func:`analysis_first`. Keras
+    has no public way for a callback to see its list: the list is the ``self`` of
+    ``CallbackList.set_model``, a caller of ``set_model`` here (a few frames up); when no
+    such caller is found (a ``set_model`` called directly) nothing changes."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, tf.keras.callbacks.CallbackList):
+            ordered = analysis_first(owner.callbacks)
+            if ordered != list(owner.callbacks):
+                owner.callbacks = ordered
+            return
+        frame = frame.f_back
 
 
 def _sign_flips(before: Sequence[tf.Tensor], after: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -841,7 +878,9 @@ def default_callbacks(
 ) -> List[tf.keras.callbacks.Callback]:
     """All analysis callbacks with their defaults: FF, C2I, CAM, and - when given their
     inputs - saturation (``probe_images``) and weight histograms (``log_dir`` or
-    ``record_dir``). Put ``CSVLogger``/``TensorBoard`` after them in the callback list."""
+    ``record_dir``). They go ahead of the list's loggers by themselves
+    (:func:`analysis_first`), so ``CSVLogger`` / ``TensorBoard`` / ``EarlyStopping`` see
+    their values wherever they stand."""
     cbs: List[tf.keras.callbacks.Callback] = [
         FlipFlopRatio(record_dir=record_dir),
         C2IRatio(record_dir=record_dir),

@@ -72,6 +72,8 @@ class StopOnNonFinite(tf.keras.callbacks.Callback):
     epoch's running mean, so NaN from the first bad batch on) is not finite. Put it first
     in the callback list. ``last_checkpoint`` gives the newest saved checkpoint's path."""
 
+    runs_before_analysis = True  # ends training before a batch is measured
+
     def __init__(self, step: str, last_checkpoint: Callable[[], Optional[str]]):
         super().__init__()
         self.step = step

@@ -71,6 +71,8 @@ class StopOnSignal(tf.keras.callbacks.Callback):
     a signal, before the epoch's end (and its checkpoint) can run. ``last_checkpoint``
     gives the newest saved checkpoint's path."""
 
+    runs_before_analysis = True  # ends training before a batch is measured
+
     def __init__(self, stop: SignalStop, step: str,
                  last_checkpoint: Callable[[], Optional[str]]):
         super().__init__()
