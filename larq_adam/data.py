@@ -213,7 +213,7 @@ def load(
     seed: int = 0, drop_remainder: bool = False, repeat: bool = False, split_seed: int = 0,
     validation_split: float = 0.2, manual_dir: Optional[str] = None, *,
     epoch: Optional[int] = None, max_batches: Optional[int] = None, check_files: bool = True,
-    batch_slice: Optional[Tuple[int, int]] = None,
+    batch_slice: Optional[Tuple[int, int]] = None, holdout: float = 0.0,
 ) -> Tuple[tf.data.Dataset, DatasetInfo]:
     """A batched, prefetched dataset of normalised float32 images and int32 labels.
 
@@ -247,6 +247,10 @@ def load(
             augmented (a worker's share of each global batch; the other examples' order and
             augmentation are unchanged). Every pass keeps its number of batches: a share
             the last batch does not reach is an empty batch.
+        holdout: a fraction in (0, 0.5] of every class of ``train`` held out for model
+            selection (:func:`holdout_mask`, seeded by ``split_seed``): ``split="train"``
+            is then the rest and ``split="holdout"`` the held-out part (in its stored
+            order, never augmented). 0: ``train`` is whole and ``holdout`` refused.
 
     Returns:
         ``(dataset, info)``: batches ``(images (B, H, W, 3) float32, labels (B,) int32)``.
@@ -260,9 +264,10 @@ def load(
     """
     plan = _plan(name, split, augment, image_size, shuffle)
     _check_load_numbers(batch_size, image_size, seed, epoch, max_batches, batch_slice)
+    _check_holdout(plan, holdout)
     source = _source(plan, data_dir=data_dir, manual_dir=manual_dir, split_seed=split_seed,
                      validation_split=validation_split, check_files=check_files, seed=seed,
-                     epoch=epoch)
+                     epoch=epoch, holdout=holdout)
     _check_batch_fits(plan, source, batch_size, drop_remainder)
     ds = _passes(source, _plan_transform(plan, source), seed=seed, shuffle=plan.shuffle,
                  batch_size=batch_size, drop_remainder=drop_remainder, repeat=repeat,
@@ -292,7 +297,8 @@ def _plan(name: str, split: str, augment: str, image_size: Optional[int],
     """Resolve the dataset name, split alias and preset (UserInputError when unknown)."""
     kind, path = _parse_name(name)
     spec = _SPECS[kind]
-    split = _canonical_split(name, spec, split, allow_slices=kind in (*_TFDS_NAMES, "tfds"))
+    if split != HOLDOUT_SPLIT:
+        split = _canonical_split(name, spec, split, allow_slices=kind in (*_TFDS_NAMES, "tfds"))
     preset = _resolve_preset(augment, spec)
     native = None if preset == "imagenet" else spec.native_size
     train = split.split("[")[0] == "train"
@@ -304,16 +310,85 @@ def _plan(name: str, split: str, augment: str, image_size: Optional[int],
 
 def _source(plan: _Plan, *, data_dir: Optional[str], manual_dir: Optional[str],
             split_seed: int, validation_split: float, check_files: bool, seed: int,
-            epoch: Optional[int]) -> _Source:
-    """The split's examples before shuffling, augmentation and batching."""
-    if plan.kind == "mnist5k":
-        return _mnist5k_source(plan.split, split_seed)
-    if plan.kind == "folder":
-        return _folder_source(plan.path, plan.split, split_seed, validation_split,
-                              check_files=check_files)
+            epoch: Optional[int], holdout: float = 0.0) -> _Source:
+    """The split's examples before shuffling, augmentation and batching; with ``holdout``
+    the train split's part that ``plan.split`` names (:func:`holdout_mask`)."""
+    part = plan.split if holdout and plan.split in ("train", HOLDOUT_SPLIT) else None
+    split = "train" if part else plan.split
+    if plan.kind in ("mnist5k", "folder"):
+        if plan.kind == "mnist5k":
+            values, labels, classes, encoded = _mnist5k_split(split, split_seed)
+        else:
+            files, labels, classes = folder_files(plan.path, split, split_seed,
+                                                  validation_split)
+            if check_files:
+                check_image_files(files)
+            values, encoded = np.asarray(files), True
+        labels = np.asarray(labels, np.int32)
+        if part:
+            keep = holdout_mask(labels, holdout, split_seed) == (part == HOLDOUT_SPLIT)
+            values, labels = values[keep], labels[keep]
+        return _in_memory_source(values, labels, classes, encoded=encoded)
     name = plan.path if plan.kind == "tfds" else plan.kind
-    return _tfds_source(name, plan.split, data_dir, manual_dir, plan.shuffle, seed,
-                        fixed_file_order=epoch is not None)
+    source = _tfds_source(name, split, data_dir, manual_dir, plan.shuffle and not part, seed,
+                          fixed_file_order=epoch is not None or bool(part))
+    if not part:
+        return source
+    keep = holdout_mask(_stored_labels(source), holdout, split_seed)
+    return _part_source(source, keep == (part == HOLDOUT_SPLIT))
+
+
+#: the part of ``train`` that :func:`load` holds out for model selection (``holdout=F``)
+HOLDOUT_SPLIT = "holdout"
+
+
+def holdout_mask(labels: Sequence[int], fraction: float, split_seed: int = 0) -> np.ndarray:
+    """Which examples of a train split (labels in stored order) are held out: of every
+    class ``round(n * fraction)`` (at least 1 where the class has 2 or more, never all),
+    drawn by ``numpy.random.default_rng([split_seed, 1])``. Class-balanced and a function
+    of the labels and the seed only, so every process holds out the same examples."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([int(split_seed), 1])
+    held = np.zeros(len(labels), bool)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        n = min(max(int(round(len(members) * fraction)), 1 if len(members) > 1 else 0),
+                len(members) - 1)
+        held[rng.permutation(members)[:n]] = True
+    return held
+
+
+def _check_holdout(plan: _Plan, holdout: float) -> None:
+    if not _is_number(holdout) or not 0.0 <= holdout <= 0.5:
+        raise UserInputError(f"holdout must be a fraction in [0, 0.5], got {holdout!r}.")
+    if plan.split == HOLDOUT_SPLIT and not holdout:
+        raise UserInputError(f"split {HOLDOUT_SPLIT!r} of {plan.name!r} is the part of train "
+                             "that holdout=F holds out: pass holdout > 0.")
+
+
+def _stored_labels(source: _Source) -> np.ndarray:
+    """The labels of a source's split, in its stored order (one pass)."""
+    batches = source.one_pass(None).map(lambda image, label: label).batch(65536)
+    return np.concatenate([b.numpy() for b in batches] or [np.zeros(0, np.int32)])
+
+
+def _part_source(source: _Source, keep: np.ndarray) -> _Source:
+    """The examples of ``source`` (in stored order) where ``keep``; a shuffled pass draws
+    them through a buffer seeded like a tfds split's (:func:`_tfds_source`)."""
+    keep_t = tf.constant(keep)
+    n = int(keep.sum())
+    buffer = max(1, min(SHUFFLE_BUFFER, n))
+
+    def one_pass(shuffle_seed: Optional[tf.Tensor]) -> tf.data.Dataset:
+        kept = source.one_pass(None).enumerate().filter(
+            lambda i, ex: tf.gather(keep_t, i)).map(lambda i, ex: ex)
+        if shuffle_seed is None:
+            return kept
+        tf.compat.v1.get_default_graph().seed = 1
+        return kept.shuffle(buffer, seed=tf.cast(shuffle_seed[0], tf.int64),
+                            reshuffle_each_iteration=False)
+
+    return _Source(one_pass, n, source.class_names, source.encoded)
 
 
 def _check_batch_fits(plan: _Plan, source: _Source, batch_size: int,
@@ -414,6 +489,17 @@ def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str
         _tfds_builder(path, data_dir)
 
 
+def has_own_validation(name: str, *, data_dir: Optional[str] = None) -> bool:
+    """Whether ``name`` has a labelled validation split besides its test split: only
+    ``tfds:NAME`` sets whose prepared splits hold both (ImageNet's and Imagenette's
+    validation split is their test split here, mnist5k / cifar / folders have none)."""
+    kind, path = _parse_name(name)
+    if kind != "tfds":
+        return False
+    splits = _tfds_builder(path, data_dir).info.splits
+    return "validation" in splits and "test" in splits
+
+
 # ----------------------------------------------------------------------------- arguments
 
 
@@ -445,6 +531,11 @@ def _resolve_preset(augment: str, spec: _Spec) -> str:
         raise UserInputError(f"Unknown augmentation preset {augment!r}. "
                              f"Valid presets: {', '.join(PRESETS)}.")
     return spec.preset if augment == "auto" else augment
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(value))
 
 
 def _is_int(value) -> bool:
@@ -631,11 +722,13 @@ def mnist5k_split_indices(split: str, split_seed: int = 0) -> np.ndarray:
     return indices[balanced_order(labels[indices], split_seed)]
 
 
-def _mnist5k_source(split: str, split_seed: int) -> _Source:
+def _mnist5k_split(split: str, split_seed: int
+                   ) -> Tuple[np.ndarray, np.ndarray, List[str], bool]:
+    """``(images, labels, class names, encoded)`` of an mnist5k split, stored order."""
     images, labels = _mnist5k_arrays()
     idx = mnist5k_split_indices(split, split_seed)
     padded = np.pad(images[idx], ((0, 0), (2, 2), (2, 2)))[..., None]  # 28 -> 32, 1 channel
-    return _in_memory_source(padded, labels[idx], [str(d) for d in range(10)], encoded=False)
+    return padded, labels[idx], [str(d) for d in range(10)], False
 
 
 def check_imagenet_manual_dir(data_dir: Optional[str] = None,
@@ -907,15 +1000,6 @@ def check_image_files(files: Sequence[str]) -> None:
         more = f" (and {len(bad) - 1} more bad files)" if len(bad) > 1 else ""
         raise CorruptFileError(f"Image {first}: {why}{more}; delete or replace it, then "
                                "run again.")
-
-
-def _folder_source(path: str, split: str, split_seed: int, validation_split: float, *,
-                   check_files: bool = True) -> _Source:
-    files, labels, classes = folder_files(path, split, split_seed, validation_split)
-    if check_files:
-        check_image_files(files)
-    return _in_memory_source(np.asarray(files), np.asarray(labels, np.int32), classes,
-                             encoded=True)
 
 
 # ----------------------------------------------------------------------------- transforms

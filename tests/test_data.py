@@ -634,3 +634,46 @@ def test_a_tfds_set_that_cannot_download_is_one_line_naming_where_its_files_go(t
 def test_tfds_names_are_checked(name, says):
     with pytest.raises(errors.UserInputError, match=says):
         data.check(name)
+
+
+# ----------------------------------------------------------------------------- holdout
+
+
+def test_holdout_mask_is_class_balanced_seeded_and_never_empties_a_class():
+    labels = np.repeat(np.arange(4), [10, 10, 3, 1])
+    held = data.holdout_mask(labels, 0.2, split_seed=0)
+    assert [int(held[labels == c].sum()) for c in range(4)] == [2, 2, 1, 0]
+    assert np.array_equal(held, data.holdout_mask(labels, 0.2, split_seed=0))
+    assert not np.array_equal(held, data.holdout_mask(labels, 0.2, split_seed=1))
+
+
+def test_mnist5k_holdout_and_train_part_the_train_split():
+    def examples(split, **kwargs):
+        x, y = _all(data.load("mnist5k", split, batch_size=500, shuffle=False, **kwargs)[0])
+        return {img.tobytes(): label for img, label in zip(x, y)}
+
+    whole, kept = examples("train"), examples("train", holdout=0.1)
+    held = examples("holdout", holdout=0.1)
+    assert len(kept) == 3600 and len(held) == 400 and not set(kept) & set(held)
+    assert set(kept) | set(held) == set(whole)
+    assert np.bincount(list(held.values())).tolist() == [40] * 10
+    with pytest.raises(errors.UserInputError, match="pass holdout > 0"):
+        data.load("mnist5k", "holdout", batch_size=4)
+    with pytest.raises(errors.UserInputError, match="holdout must be a fraction"):
+        data.load("mnist5k", "train", batch_size=4, holdout=0.9)
+
+
+def test_a_tfds_train_split_parts_into_train_and_holdout(tmp_path):
+    from tfds_builders import shapes  # noqa: F401 (registers the builders)
+
+    name = "tfds:larq_adam_tiny_shapes"
+    common = dict(image_size=8, data_dir=str(tmp_path), augment="none")
+    x_whole, _ = _all(data.load(name, "train", 4, shuffle=False, **common)[0])
+    x_kept, _ = _all(data.load(name, "train", 4, epoch=0, holdout=0.25, **common)[0])
+    x_held, y_held = _all(data.load(name, "holdout", 4, holdout=0.25, **common)[0])
+    assert len(x_kept) == 9 and len(x_held) == 3 and sorted(y_held) == [0, 1, 2]
+    rows = {r.tobytes() for r in x_whole}
+    assert {r.tobytes() for r in x_kept} | {r.tobytes() for r in x_held} == rows
+    assert not {r.tobytes() for r in x_kept} & {r.tobytes() for r in x_held}
+    assert not data.has_own_validation(name, data_dir=str(tmp_path))
+    assert not data.has_own_validation("mnist5k")
