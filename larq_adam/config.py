@@ -27,7 +27,7 @@ from larq_adam import limits
 from larq_adam.errors import UserInputError
 from larq_adam.run_files import read_json
 
-__all__ = ["RunConfig", "KINDS", "ORDERS", "STAGES", "INITS", "TEACHER_CHOICES",
+__all__ = ["RunConfig", "KINDS", "ORDERS", "STAGES", "INITS", "SELECT_ON", "TEACHER_CHOICES",
            "RUN_META_KEYS"]
 
 KINDS = ("one_step", "two_step")
@@ -35,6 +35,9 @@ KINDS = ("one_step", "two_step")
 ORDERS = {"babw": ("ba", "bnn"), "bwba": ("bw", "bnn")}
 STAGES = ("fp", "ba", "bw", "bnn")
 INITS = ("best", "final")
+#: what the best weights (and step 2's start) are chosen on: a validation split that is not
+#: the test split, or the test split (the authors' ImageNet protocol)
+SELECT_ON = ("validation", "test")
 TEACHER_CHOICES = ("auto", "none")
 #: keys the run adds to ``config.json`` beside the configuration (read back, not compared).
 RUN_META_KEYS = ("changes", "steps", "final_model", "teacher_path")
@@ -50,12 +53,14 @@ def _is_number(value: Any) -> bool:
 #: is refused rather than read as true.
 _TYPES = {
     **{k: str for k in ("kind", "data", "model", "optimizer", "schedule", "teacher_model",
-                        "stage", "order", "init", "strategy", "data_dir", "teacher")},
+                        "stage", "order", "init", "strategy", "data_dir", "teacher",
+                        "select_on")},
     **{k: bool for k in ("exact_reference", "analysis", "recalibrate_bn")},
     **{k: int for k in ("batch_size", "epochs", "seed", "image_size", "max_steps_per_epoch",
                         "teacher_epochs")},
     **{k: float for k in ("width", "pad_values", "weight_decay", "step1_weight_decay",
-                          "step2_weight_decay", "learning_rate", "teacher_width")},
+                          "step2_weight_decay", "learning_rate", "teacher_width",
+                          "holdout")},
 }
 _OPTIONAL = ("data_dir", "teacher", "image_size", "max_steps_per_epoch", "teacher_epochs",
              "learning_rate", "teacher_width")
@@ -77,6 +82,10 @@ class RunConfig:
     Data: ``data`` (a name of :func:`larq_adam.data.load`, ``folder:PATH`` or
     ``tfds:NAME``), ``data_dir``, ``image_size`` (None: the dataset's), ``batch_size``
     (global), ``max_steps_per_epoch``.
+    Model selection: ``select_on`` (``"validation"``: the best weights and step 2's start
+    are chosen on a validation split, the dataset's own or ``holdout`` of each class of
+    train held out, and the test split is only reported; ``"test"``: chosen on the test
+    split, the authors' protocol on ImageNet), ``holdout``.
     Model: ``model``, ``width`` (channel multiplier), ``pad_values`` (0: the reference's
     zero padding; 1: LCE's fast path).
     Optimisation (Sec. 3.2-3.3): ``optimizer``, ``learning_rate`` (None: the optimizer's
@@ -121,6 +130,8 @@ class RunConfig:
     seed: int = 0
     analysis: bool = True
     recalibrate_bn: bool = False
+    select_on: str = "validation"
+    holdout: float = 0.1
 
     def __post_init__(self) -> None:
         for key in ("teacher", "data_dir"):  # a pathlib.Path is taken as its string
@@ -134,7 +145,7 @@ class RunConfig:
         object.__setattr__(self, "stage", str(stage).lower())
         object.__setattr__(self, "optimizer", str(self.optimizer).lower())
         for key in ("width", "pad_values", "weight_decay", "step1_weight_decay",
-                    "step2_weight_decay"):
+                    "step2_weight_decay", "holdout"):
             if _is_number(getattr(self, key)):
                 object.__setattr__(self, key, float(getattr(self, key)))
         self._check_choices()
@@ -155,7 +166,8 @@ class RunConfig:
         from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, SCHEDULES
         choices = {"kind": KINDS, "model": models.available(),
                    "teacher_model": models.available(), "optimizer": DEFAULT_LEARNING_RATES,
-                   "schedule": SCHEDULES, "stage": STAGES, "order": ORDERS, "init": INITS}
+                   "schedule": SCHEDULES, "stage": STAGES, "order": ORDERS, "init": INITS,
+                   "select_on": SELECT_ON}
         for key, valid in choices.items():
             if getattr(self, key) not in valid:
                 raise UserInputError(f"unknown {key} {getattr(self, key)!r}; valid: "
@@ -191,6 +203,7 @@ class RunConfig:
         for key in ("pad_values", "weight_decay", "step1_weight_decay", "step2_weight_decay"):
             need(_is_number(getattr(self, key)),
                  f"{key} must be a finite number, got {getattr(self, key)!r}")
+        limits.check_range("holdout", self.holdout)
 
     # ------------------------------------------------------------------ derived settings
     @property

@@ -32,6 +32,7 @@ RANGES: Dict[str, Tuple[float, float, str]] = {
     "width": (0.0, 16.0, "float"),
     "teacher_width": (0.0, 16.0, "float"),
     "learning_rate": (0.0, 1e3, "float"),
+    "holdout": (0.0, 0.5, "float"),
     "images": (1, 100_000, "int"),
     "bench_runs": (1, 100_000, "int"),
 }

@@ -18,8 +18,13 @@ class StepResult:
     """What a finished step measured (saved as ``result.json`` in its folder).
 
     ``test_accuracy`` / ``test_top5`` are the final weights' top-1 / top-5 on the test
-    split; ``best_accuracy`` is the best top-1 of any epoch's weights (kept in
-    ``best.weights.h5``) and ``best_epoch`` that epoch (0-based, as ``history.csv``).
+    split; ``best_accuracy`` is the best validation top-1 of any epoch's weights (kept in
+    ``best.weights.h5``), ``best_epoch`` that epoch (1-based, as the console and the
+    report count; ``history.csv``'s ``epoch`` column is Keras' 0-based one) and
+    ``best_test_accuracy`` their test top-1. ``selection`` names the split the best weights
+    were chosen on (``la.training.data_feed.selection_split``: a validation split, or the
+    test split itself, then ``best_test_accuracy == best_accuracy``) and
+    ``validation_accuracy`` is the final weights' top-1 on it.
     ``ff_ratio`` is the step's FF ratio (Eq. 4-5) over all its iterations and ``c2i_ratio``
     its C2I ratio against the step's initial weights (Eq. 6-7, Table 1). ``seconds`` counts
     every process that worked on the step (up to its last checkpoint).
@@ -45,11 +50,15 @@ class StepResult:
     best_epoch: Optional[int] = None
     recalibrated_accuracy: Optional[float] = None
     bn_recalibrated: bool = False
+    best_test_accuracy: Optional[float] = None
+    validation_accuracy: Optional[float] = None
+    selection: str = "test split"
     history: List[Dict[str, float]] = dataclasses.field(default_factory=list, repr=False)
 
     def to_json(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
         out.pop("history")
+        out["epoch_base"] = 1  # best_epoch counts from 1 (files without this key: from 0)
         return out
 
     def summary_line(self) -> str:
@@ -57,7 +66,7 @@ class StepResult:
         statistics), top-5, FF, C2I, time."""
         ff = f"{self.ff_ratio:.3e}" if self.ff_ratio is not None else "-"
         c2i = f"{self.c2i_ratio:.4f}" if self.c2i_ratio is not None else "-"
-        best = (f" best={self.best_accuracy:.4f}@{self.best_epoch + 1}"
+        best = (f" best={self.best_accuracy:.4f}@{self.best_epoch}"
                 if self.best_accuracy is not None and self.best_epoch is not None else "")
         recal = (f" top-1 re-estimated BN={self.recalibrated_accuracy:.4f}"
                  if self.recalibrated_accuracy is not None else "")
@@ -76,7 +85,12 @@ class StepResult:
                     isinstance(value, bool) or not isinstance(value, kinds)):
                 raise TypeError(f"{key!r} is {value!r}, not "
                                 f"{'a string' if kinds is str else 'a number'}")
-        return cls(**{k: v for k, v in record.items() if k in fields}, history=history or [])
+        values = {k: v for k, v in record.items() if k in fields}
+        if "epoch_base" not in record and values.get("best_epoch") is not None:
+            values["best_epoch"] += 1  # written before epochs counted from 1
+        if "selection" not in record:  # written when the best was chosen on the test split
+            values["selection"] = "test split"
+        return cls(**values, history=history or [])
 
     @classmethod
     def load(cls, path: Union[str, Path], *,
@@ -97,7 +111,8 @@ _KINDS = {"name": str, "stage": str, "optimizer": str, "test_accuracy": (int, fl
           "test_top5": (int, float), "seconds": (int, float), "epochs": int,
           "weight_decay": (int, float), "ff_ratio": (int, float), "c2i_ratio": (int, float),
           "learning_rate": (int, float), "best_accuracy": (int, float), "best_epoch": int,
-          "recalibrated_accuracy": (int, float)}
+          "recalibrated_accuracy": (int, float), "best_test_accuracy": (int, float),
+          "validation_accuracy": (int, float), "selection": str, "epoch_base": int}
 _REQUIRED = ("name", "stage", "test_accuracy", "test_top5", "seconds", "epochs")
 
 

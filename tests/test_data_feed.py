@@ -1,10 +1,11 @@
-"""A run's input under a multi-worker strategy: each worker's replicas take their
-contiguous shares of every global batch, so the cluster trains on one process's batches."""
+"""A run's input: the validation split it selects on, and under a multi-worker strategy each
+worker's replicas' contiguous shares of every global batch (one process's batches)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from larq_adam import data
+from larq_adam.config import RunConfig
 from larq_adam.errors import UserInputError
 from larq_adam.training import data_feed
 
@@ -54,3 +55,21 @@ def test_a_global_batch_that_does_not_split_over_the_workers_is_refused():
                        "replicas of the cluster; pass a multiple of 4"):
         data_feed.check_batch_split(30, _Cluster())
     data_feed.check_batch_split(30, tf.distribute.get_strategy())  # Keras splits unevenly
+
+
+def test_a_run_selects_on_a_held_out_part_of_train_and_reports_the_test_split():
+    config = RunConfig(data="mnist5k", batch_size=100)
+    run = data_feed.load_run_data(config)
+    assert not run.selects_on_test and "10% of each class of train held out" in run.selection
+    assert run.info.num_examples == 3600 and run.steps_per_epoch == 36
+    assert run.validation_steps == 4 and run.test_steps == 10
+    held = np.concatenate([y.numpy() for _, y in run.validation()])
+    assert np.bincount(held).tolist() == [40] * 10
+
+
+def test_the_imagenet_protocol_selects_on_the_reported_split():
+    run = data_feed.load_run_data(RunConfig(data="mnist5k", batch_size=100, select_on="test"))
+    assert run.selects_on_test and run.validation is None and run.info.num_examples == 4000
+    assert data_feed.selection_split(RunConfig(select_on="test"))[0] is None
+    with pytest.raises(UserInputError, match="holdout"):
+        RunConfig(holdout=0.7)

@@ -134,8 +134,9 @@ def test_results_show_best_and_final_and_step2_measures_c2i_against_step1_best(r
     history = _history(whole / "step1" / "history.csv")
     vals = [float(r["val_accuracy"]) for r in history]
     result = json.loads((whole / "step1" / "result.json").read_text())
-    assert result["best_accuracy"] == max(vals) and result["best_epoch"] == vals.index(max(vals))
-    assert result["test_accuracy"] == vals[-1]
+    assert result["best_accuracy"] == max(vals)
+    assert result["best_epoch"] == vals.index(max(vals)) + 1  # 1-based
+    assert result["validation_accuracy"] == vals[-1] and result["epoch_base"] == 1
     best = la.models.build_model("strong_baseline", stage="ba", input_shape=(32, 32, 3),
                                  num_classes=10, width=TINY["width"])
     best.load_weights(str(whole / "step1" / "best.weights.h5"))

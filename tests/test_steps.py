@@ -78,7 +78,9 @@ def test_two_step_step2_starts_from_step1_best_weights(tmp_path, order, stage1):
     assert any(not np.array_equal(a, b) for a, b in zip(step2_initial, step2_final))
     for s in res.steps:
         assert 0.0 <= s.test_accuracy <= 1.0
-        assert s.best_accuracy == s.test_accuracy and s.best_epoch == 0  # one epoch
+        # one epoch: the best weights are the final ones, chosen on the held-out part
+        assert s.best_epoch == 1 and s.best_accuracy == s.validation_accuracy
+        assert s.best_test_accuracy == s.test_accuracy and "held out" in s.selection
         assert s.ff_ratio is not None and 0.0 <= s.ff_ratio <= 1.0
         assert s.c2i_ratio is not None and 0.0 <= s.c2i_ratio <= 1.0
         saved = json.loads((Path(s.dir) / "result.json").read_text())

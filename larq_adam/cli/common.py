@@ -12,7 +12,8 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from larq_adam.errors import LarqAdamError, UserInputError
 
@@ -29,6 +30,51 @@ _NOISE = re.compile(
     r"rebuild TensorFlow with the appropriate compiler flags|oneDNN custom operations|"
     r"This TensorFlow binary is optimized|TF-TRT Warning|Could not find cuda drivers|"
     r"cuda_(fft|dnn|blas|platform|driver|executor)\.cc|Unable to register cu")
+
+
+#: lines a command's stderr drops at the default verbosity (``-v`` / ``--debug`` keep them):
+#: Larq's "starved weights" notice (the paper's latent weights are unclipped on purpose,
+#: DESIGN.md), Keras' note on a loaded model's metrics, the converter's absl log lines
+_RUN_NOISE = re.compile(
+    r"may result in starved weights|Compiled the loaded model, but the compiled metrics|"
+    r"^[WIEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]|" + _NOISE.pattern)
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise: "re.Pattern[str]" = _RUN_NOISE) -> Iterator[None]:
+    """Inside the block, lines written to stderr (file descriptor 2: Python's and the C++
+    runtime's alike) that match ``noise`` are dropped; every other line passes as it
+    comes. Restored on the way out, before any traceback prints."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    forward = os.dup(saved)  # the pump's own copy of the real stderr
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as source, \
+                os.fdopen(forward, "wb", buffering=0) as target:
+            for line in source:
+                if not noise.search(line.decode(errors="replace")):
+                    target.write(line)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        thread.join(timeout=10)
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """0 with ``-q``, 2 with ``-v``, else 1 (the ``verbose`` of ``la.training.train``)."""
+    if getattr(args, "quiet", False):
+        return 0
+    return 2 if getattr(args, "verbose", False) else 1
 
 
 def one_line(error: BaseException) -> str:
@@ -74,7 +120,7 @@ def did_you_mean(unknown: Sequence[str], options: Sequence[str]) -> str:
         name = word.split("=", 1)[0]
         if not name.startswith("-"):
             continue
-        close = difflib.get_close_matches(name, options, n=1)
+        close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
         if close:
             pairs.append((name, close[0]))
     if not pairs:
@@ -222,7 +268,9 @@ def run_command(command: Callable[[argparse.Namespace], Optional[int]],
         folder = run_folder(args) if run_folder is not None else None
         with run_lock(folder, command=prog) if folder else contextlib.nullcontext():
             load_tensorflow(debug=debug)
-            return int(command(args) or 0)
+            quiet_logs = not (debug or getattr(args, "verbose", False))
+            with filtered_stderr() if quiet_logs else contextlib.nullcontext():
+                return int(command(args) or 0)
     except TrainingInterrupted as err:
         print(f"{prog}: {one_line(err)}; continue with: {resume_command(argv)}",
               file=sys.stderr, flush=True)
@@ -402,7 +450,11 @@ def add_run_options(parser: argparse.ArgumentParser, *, run_dir: str) -> None:
     g.add_argument("--strategy", default="default", help=STRATEGY_HELP)
     g.add_argument("--seed", type=ranged("seed"), default=0,
                    help="random seed of data order, augmentation and initial weights")
-    g.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no phase headers, progress or epoch lines (results and errors only)")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="Keras' own progress lines with every logged value (about a hundred "
+                        "per-layer metrics), and every library and converter log line")
     add_debug(parser)
 
 

@@ -107,7 +107,7 @@ def _run_paper(name: str, args: argparse.Namespace) -> int:
     function, kind, title, _, _ = PAPER[name]
     base = RunConfig(kind="one_step", learning_rate=args.lr, **common.config_fields(args))
     experiment: Callable[..., Any] = getattr(paper, function)
-    verbose = 0 if args.quiet else 1
+    verbose = common.verbosity(args)
     stages = ("bnn", "fp") if name == "fig2" and args.real else ("bnn",)
     for stage in stages:
         extra = {"stage": stage} if name == "fig2" else _specific_kwargs(name, args)

@@ -28,13 +28,13 @@ DEFAULTS = dict(epochs=3, width=0.25, lr=1e-3)
 #: The paper's ImageNet settings (Sec. 4.1 and the authors' released scripts).
 IMAGENET = dict(dataset="imagenet2012", batch_size=256, lr=1.25e-3, epochs=256,
                 image_size=224, width=1.0, teacher_model="resnet34", exact_reference=True,
-                run_dir="runs/imagenet")
+                select_on="test", run_dir="runs/imagenet")
 _CONFIG_OPTIONS = ("dataset", "data_dir", "image_size", "batch_size", "max_steps_per_epoch",
                    "model", "width", "epochs", "teacher", "teacher_model", "teacher_epochs",
                    "pad_values", "exact_reference", "strategy", "seed", "one_step", "stage",
                    "weight_decay", "order", "step1_weight_decay", "step2_weight_decay",
                    "step2_init", "optimizer", "lr", "schedule", "no_analysis",
-                   "recalibrate_bn")
+                   "recalibrate_bn", "select_on", "holdout")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-analysis", "--analysis", action=common.NegatedFlag,
                    help="skip the paper's measurement callbacks (FF, C2I, CAM, saturation); "
                         "--analysis runs them, the default")
+    g.add_argument("--select-on", choices=("validation", "test"), default="validation",
+                   help="split the best weights and step 2's start are chosen on: a "
+                        "validation split (the dataset's own, else --holdout of train), or "
+                        "the test split (the authors' ImageNet protocol; --preset imagenet)")
+    g.add_argument("--holdout", type=common.ranged("holdout"), default=0.1,
+                   help="fraction of each class of train held out as the validation split "
+                        "where the dataset has none of its own")
     g.add_argument("--recalibrate-bn", action="store_true",
                    help="each step's final weights keep BN statistics re-estimated over the "
                         "training split (their top-1 is reported either way)")
@@ -96,7 +103,8 @@ def build_config(args: argparse.Namespace) -> Any:
 
     fields = common.config_fields(args)
     fields.update(optimizer=args.optimizer, learning_rate=args.lr, schedule=args.schedule,
-                  analysis=not args.no_analysis, recalibrate_bn=args.recalibrate_bn)
+                  analysis=not args.no_analysis, recalibrate_bn=args.recalibrate_bn,
+                  select_on=args.select_on, holdout=args.holdout)
     if args.one_step:
         fields.update(kind="one_step", stage=args.stage, weight_decay=args.weight_decay)
     else:
@@ -180,7 +188,7 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
     finished = bool(args.resume) and is_finished(args.run_dir)
     result = la.training.train(args.run_dir, config, resume=args.resume,
                                allow_changes=tuple(args.allow_changes),
-                               verbose=0 if args.quiet else 1)
+                               verbose=common.verbosity(args))
     run_dir = Path(args.run_dir)
     if finished and _complete(run_dir, export=not args.no_export):
         return _print_complete(run_dir, result, export=not args.no_export)

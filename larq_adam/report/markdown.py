@@ -17,6 +17,7 @@ from larq_adam.report.model import final_model_path, read_model_section
 from larq_adam.report.read import PathLike, RunData, load_run
 from larq_adam.report.sections import RUN_SECTIONS, FigureSections
 from larq_adam.report.tables import summary_table
+from larq_adam.report.top1 import selection_line
 from larq_adam.report.top1 import bn_section
 
 __all__ = ["REPORT_FILE", "make_report", "report_text"]
@@ -35,6 +36,7 @@ def _head(run: RunData) -> List[str]:
             "## Summary\n"]
     if run.steps or run.teacher:
         text.append(summary_table(run))
+        text.append(selection_line(run))
     else:
         text.append("No training step in this folder (step/, step1/, step2/).\n")
     if "final_model" in cfg:

@@ -14,15 +14,16 @@ from larq_adam.report.cells import finite, pct
 from larq_adam.report.read import RunData, StepData
 
 __all__ = ["FAR_BELOW", "RESULT_EPOCH_BASE", "BN_HEADING", "best_epoch", "epoch_of",
-           "recalibrated", "far_below_best", "best_cell", "final_cell", "bn_section"]
+           "recalibrated", "far_below_best", "best_cell", "final_cell", "bn_section",
+           "selected_on_test", "selection_line"]
 
 #: A final top-1 more than this far (a fraction: 0.10 = 10 points) below the step's best
 #: epoch is called out in the summary and explained in ``## BN statistics``.
 FAR_BELOW = 0.10
-#: The number ``result.json``'s ``best_epoch`` gives the first epoch: training writes
-#: ``history.csv``'s 0-based ``epoch`` column there (``larq_adam/training/step.py``,
-#: ``_best``). The report adds ``1 - RESULT_EPOCH_BASE`` so people read epochs from 1.
-RESULT_EPOCH_BASE = 0
+#: The number a read :class:`~larq_adam.records.StepResult`'s ``best_epoch`` gives the
+#: first epoch (``result.json`` files written before epochs counted from 1 are converted
+#: when read, ``StepResult.from_json``).
+RESULT_EPOCH_BASE = 1
 BN_HEADING = "## BN statistics"
 _SEE = "see BN statistics"
 
@@ -47,9 +48,17 @@ def recalibrated(step: StepData) -> Optional[float]:
     return float(value) if finite(value) else None
 
 
+def _best_value(step: StepData) -> object:
+    """The best weights' *test* top-1: ``best_test_accuracy``, or ``best_accuracy`` where
+    the step selected on the test split (older records have only that)."""
+    best_test = step.measured("best_test_accuracy")
+    return best_test if finite(best_test) else step.measured("best_accuracy")
+
+
 def _final_and_best(step: StepData) -> Optional[Tuple[float, float]]:
-    """``(final top-1, best top-1)`` when the step recorded both."""
-    final, best = step.measured("test_accuracy"), step.measured("best_accuracy")
+    """``(final top-1, best weights' top-1)`` on the test split when the step recorded
+    both."""
+    final, best = step.measured("test_accuracy"), _best_value(step)
     return (float(final), float(best)) if finite(final) and finite(best) else None
 
 
@@ -71,16 +80,38 @@ def _best_text(step: StepData, unit: str = "") -> str:
     """``"best 81.30 at epoch 2 of 3"`` (without the epoch when it is not recorded)."""
     epoch = best_epoch(step)
     at = f" at {epoch_of(step, epoch)}" if epoch is not None else ""
-    return f"best {pct(step.measured('best_accuracy'))}{unit}{at}"
+    return f"best {pct(_best_value(step))}{unit}{at}"
+
+
+def selected_on_test(step: StepData) -> bool:
+    """Whether the step chose its best weights on the test split (``selection``)."""
+    return str(step.measured("selection") or "test").startswith("test")
 
 
 def best_cell(step: StepData) -> str:
-    """``"60.00 (epoch 2 of 3)"``: the best epoch's top-1 and that epoch, 1-based."""
+    """``"60.00 (epoch 2 of 3)"``: the best weights' test top-1 and their epoch, 1-based;
+    with their validation top-1 too where they were chosen on a validation split
+    (``"59.10 (validation 60.00, epoch 2 of 3)"``)."""
     best = step.measured("best_accuracy")
     if not finite(best):
         return "-"
     epoch = best_epoch(step)
-    return f"{pct(best)} ({epoch_of(step, epoch)})" if epoch is not None else pct(best)
+    notes = [] if epoch is None else [epoch_of(step, epoch)]
+    value = best
+    if not selected_on_test(step):
+        notes.insert(0, f"validation {pct(best)}")
+        value = step.measured("best_test_accuracy")
+    return f"{pct(value)} ({', '.join(notes)})" if notes else pct(value)
+
+
+def selection_line(run: RunData) -> str:
+    """The sentence under the summary naming what the best weights were chosen on."""
+    chosen = sorted({str(s.measured("selection")) for s in run.all_steps()
+                     if s.measured("selection")})
+    if not chosen:
+        return ""
+    return (f"Best weights (and step 2's start from them) chosen on: {'; '.join(chosen)}. "
+            "Top-1 columns are on the test split.\n")
 
 
 def _drop_note(step: StepData) -> str:
@@ -120,7 +151,7 @@ def _drop_reading(step: StepData) -> str:
     """What the records say about a final top-1 far below the best epoch's: the gap and
     whether re-estimated BN statistics close it."""
     final, recal = float(step.measured("test_accuracy")), recalibrated(step)
-    gap = float(step.measured("best_accuracy")) - final
+    gap = float(_best_value(step)) - final
     text = f", {100 * gap:.2f} points below the {_best_text(step, '%')}"
     if recal is None:
         text += ("; not re-estimated in this run (its result.json has no "

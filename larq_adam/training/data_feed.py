@@ -1,4 +1,5 @@
-"""A run's input: the train epochs, the test split and the probe batch, fed to ``fit``.
+"""A run's input: the train epochs, the validation and test splits and the probe batch,
+fed to ``fit``.
 
 Every epoch's order and augmentation are functions of the run's seed and the epoch number
 (:func:`larq_adam.data.load` with ``epoch=E``), so a resumed step replays exactly what the
@@ -25,7 +26,8 @@ from larq_adam.config import RunConfig
 from larq_adam.errors import UserInputError
 
 __all__ = ["RunData", "load_run_data", "splits_by_worker", "check_batch_split",
-           "replica_slice", "worker_dataset_fn", "train_input", "test_input"]
+           "replica_slice", "worker_dataset_fn", "train_input", "test_input",
+           "validation_input", "selection_split"]
 
 #: ``(first epoch, batch_slice=None) -> epochs back to back`` / ``(batch_slice=None) -> the
 #: test split once``: each batch global, or the ``(start, stop)`` share of each.
@@ -36,10 +38,12 @@ TestFeed = Callable[..., tf.data.Dataset]
 @dataclasses.dataclass(frozen=True)
 class RunData:
     """A run's data: ``train(first_epoch, batch_slice=None)`` gives the epochs from
-    ``first_epoch`` on, back to back; ``test(batch_slice=None)`` the test split in its
-    stored order; ``probe`` a class-balanced batch for the saturation measurement (Fig. 3).
-    ``batch_size`` is the global batch; ``steps_per_epoch`` and ``test_steps`` count
-    global batches."""
+    ``first_epoch`` on, back to back; ``validation(batch_slice=None)`` the split that
+    ``fit`` validates on and the best weights are chosen on, and ``test(batch_slice=None)``
+    the test split, both in their stored order; ``probe`` a class-balanced batch for the
+    saturation measurement (Fig. 3). ``batch_size`` is the global batch; the step counts
+    count global batches. ``selection`` says which split selects (:func:`selection_split`).
+    """
 
     train: TrainFeed
     test: TestFeed
@@ -48,36 +52,70 @@ class RunData:
     batch_size: int
     steps_per_epoch: int
     test_steps: int
+    validation: Optional[TestFeed] = None
+    validation_steps: int = 0
+    selection: str = "test"
+
+    @property
+    def selects_on_test(self) -> bool:
+        """Whether the validation split is the test split (the authors' ImageNet protocol)."""
+        return self.validation is None
 
 
 def _capped(batches: int, cap: Optional[int]) -> int:
     return batches if cap is None else min(batches, int(cap))
 
 
+def selection_split(config: RunConfig) -> Tuple[Optional[str], float, str]:
+    """``(split, holdout, description)`` of the split a run selects its best weights on
+    (and ``fit`` validates on): with ``select_on="test"`` none of its own (the test split,
+    the authors' protocol on ImageNet, whose val split is also what they report); else the
+    dataset's own validation split where it has one besides its test split (``tfds:NAME``
+    sets with both), or ``config.holdout`` of every class of train held out."""
+    if config.select_on == "test":
+        return None, 0.0, "test split (also the reported one: the authors' ImageNet protocol)"
+    if data_lib.has_own_validation(config.data, data_dir=config.data_dir):
+        return "validation", 0.0, "the dataset's validation split (the test split reported)"
+    return (data_lib.HOLDOUT_SPLIT, config.holdout,
+            f"{config.holdout:.0%} of each class of train held out (the same for every "
+            "seed; the test split reported)")
+
+
 def load_run_data(config: RunConfig) -> RunData:
     """The data of a run: train epochs (each a function of the seed and its number), the
-    test split in its stored order and a class-balanced probe batch of 32 test images."""
+    validation split (:func:`selection_split`) and the test split in their stored order,
+    and a class-balanced probe batch of 32 test images."""
     common = dict(image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
                   max_batches=config.max_steps_per_epoch)
     name, batch = config.data, config.batch_size
-    _, train_info = data_lib.load(name, "train", batch, shuffle=True, epoch=0, **common)
     _, test_info = data_lib.load(name, "test", batch, shuffle=False, epoch=0, **common)
+    val_split, holdout, selection = selection_split(config)
+    fixed = dict(common, holdout=holdout)  # the held-out part: one for every seed
+    _, train_info = data_lib.load(name, "train", batch, shuffle=True, epoch=0, **fixed)
 
     def train(first_epoch: int, batch_slice: Optional[Tuple[int, int]] = None):
         return data_lib.load(name, "train", batch, shuffle=True, epoch=first_epoch,
                              repeat=True, check_files=False, batch_slice=batch_slice,
-                             **common)[0]  # the split was checked once, above
+                             **fixed)[0]  # the split was checked once, above
 
-    def test(batch_slice: Optional[Tuple[int, int]] = None):
-        return data_lib.load(name, "test", batch, shuffle=False, epoch=0, check_files=False,
-                             batch_slice=batch_slice, **common)[0]
+    def split_feed(split: str, **kwargs) -> TestFeed:
+        def feed(batch_slice: Optional[Tuple[int, int]] = None):
+            return data_lib.load(name, split, batch, shuffle=False, epoch=0,
+                                 check_files=False, batch_slice=batch_slice, **kwargs)[0]
+        return feed
 
+    validation, validation_steps = None, 0
+    if val_split is not None:
+        _, val_info = data_lib.load(name, val_split, batch, shuffle=False, epoch=0, **fixed)
+        validation = split_feed(val_split, **fixed)
+        validation_steps = _capped(val_info.steps_per_epoch(batch), config.max_steps_per_epoch)
     probe, _ = data_lib.balanced_sample(name, 32, seed=config.seed, split="test",
                                         image_size=config.image_size,
                                         data_dir=config.data_dir)
-    return RunData(train, test, train_info, probe, batch,
+    return RunData(train, split_feed("test", **common), train_info, probe, batch,
                    _capped(train_info.steps_per_epoch(batch), config.max_steps_per_epoch),
-                   _capped(test_info.steps_per_epoch(batch), config.max_steps_per_epoch))
+                   _capped(test_info.steps_per_epoch(batch), config.max_steps_per_epoch),
+                   validation, validation_steps, selection)
 
 
 def splits_by_worker(strategy: tf.distribute.Strategy) -> bool:
@@ -147,8 +185,19 @@ def train_input(data: RunData, strategy: tf.distribute.Strategy, *, first_epoch:
 
 
 def test_input(data: RunData, strategy: tf.distribute.Strategy):
-    """What ``fit`` validates on: the test split, or each replica's share of it."""
+    """The test split, or each replica's share of it."""
     if not splits_by_worker(strategy):
         return data.test()
     return strategy.distribute_datasets_from_function(
         worker_dataset_fn(data.test, data.batch_size))
+
+
+def validation_input(data: RunData, strategy: tf.distribute.Strategy):
+    """What ``fit`` validates on and the best weights are chosen on: the validation split
+    (the test split when the run selects on it), or each replica's share of it."""
+    if data.validation is None:
+        return test_input(data, strategy)
+    if not splits_by_worker(strategy):
+        return data.validation()
+    return strategy.distribute_datasets_from_function(
+        worker_dataset_fn(data.validation, data.batch_size))

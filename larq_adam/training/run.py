@@ -231,6 +231,8 @@ def train(run_dir: PathLike, config: RunConfig, *, resume: Union[bool, str] = Fa
     it: for an experiment's sub-runs). ``allow_changes``: settings a resume may change,
     e.g. ``("lr",)`` (:data:`~larq_adam.training.resume.ALLOW_CHANGES`).
     ``extra_callbacks``: Keras callbacks added to every step's ``fit``, after the run's own.
+    ``verbose``: 0 silent, 1 a header per step and one headline line per epoch
+    (:mod:`.console`), 2 Keras' own progress lines with every logged value.
     """
     _check_arguments(config, resume, allow_changes)
     strat = distribute.strategy(config.strategy)

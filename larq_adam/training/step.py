@@ -21,6 +21,7 @@ in ``RUN/<name>/`` (:mod:`.step_folder`) and goes through:
 """
 import dataclasses
 import math
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -34,8 +35,8 @@ from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem, read_history
 from larq_adam.stages import Stage
 from larq_adam.training import resume as resume_lib
-from larq_adam.training import bn_stats, step_folder
-from larq_adam.training.data_feed import RunData, test_input, train_input
+from larq_adam.training import bn_stats, console, step_folder
+from larq_adam.training.data_feed import RunData, test_input, train_input, validation_input
 from larq_adam.training.distill import Distiller
 from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, make_optimizer
 from larq_adam.training.run_callbacks import (
@@ -262,12 +263,13 @@ def _start(step_dir: Path, step: Step, built: _Built, clock: StepClock, *, resum
 
 
 def _best(history: List[Dict[str, float]]) -> Tuple[Optional[float], Optional[int]]:
-    """The best finite ``val_accuracy`` of the history and its epoch (first of ties)."""
+    """The best finite ``val_accuracy`` of the history and its epoch, 1-based (first of
+    ties; ``history.csv`` counts from 0)."""
     rows = [r for r in history if math.isfinite(r.get("val_accuracy", math.nan))]
     if not rows:
         return None, None
     top = max(rows, key=lambda r: r["val_accuracy"])
-    return float(top["val_accuracy"]), int(top["epoch"])
+    return float(top["val_accuracy"]), int(top["epoch"]) + 1
 
 
 def _callbacks(step_dir: Path, step: Step, built: _Built, clock: StepClock,
@@ -298,30 +300,61 @@ def _callbacks(step_dir: Path, step: Step, built: _Built, clock: StepClock,
 def _fit(step: Step, built: _Built, data: RunData, strategy: tf.distribute.Strategy,
          initial_epoch: int, callbacks: List[tf.keras.callbacks.Callback],
          verbose: int) -> None:
-    """Train the epochs ``initial_epoch .. step.epochs - 1``, validating on the test split."""
+    """Train the epochs ``initial_epoch .. step.epochs - 1``, validating on the validation
+    split (:func:`~.data_feed.selection_split`).
+    ``verbose``: 0 silent, 1 a header and a short line per epoch (:mod:`.console`), 2 also
+    Keras' own progress output with every logged value."""
     if initial_epoch >= step.epochs:
         return
+    if verbose:
+        print(console.phase_header(
+            step.name, stage=step.stage.value, epochs=step.epochs, batches=data.steps_per_epoch,
+            optimizer=step.optimizer, schedule=step.schedule,
+            learning_rate=(step.learning_rate if step.learning_rate is not None
+                           else DEFAULT_LEARNING_RATES.get(step.optimizer)),
+            weight_decay=step.weight_decay, teacher=step.teacher, first_epoch=initial_epoch),
+            flush=True)
+    if verbose == 1:
+        callbacks = [*callbacks, console.EpochLines(step.epochs, data.steps_per_epoch)]
     built.trainer.fit(
         train_input(data, strategy, first_epoch=initial_epoch),
-        steps_per_epoch=data.steps_per_epoch, validation_data=test_input(data, strategy),
-        validation_steps=data.test_steps, epochs=step.epochs, initial_epoch=initial_epoch,
-        callbacks=callbacks, verbose=verbose)
+        steps_per_epoch=data.steps_per_epoch, validation_data=validation_input(data, strategy),
+        validation_steps=data.validation_steps or data.test_steps, epochs=step.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks, verbose=(1 if sys.stdout.isatty() else 2) if verbose >= 2 else 0)
 
 
 def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunData,
                   strategy: tf.distribute.Strategy) -> Tuple[float, float]:
-    """Top-1 / top-5 of the final weights on the test split: the last epoch's validation
-    (the same weights, data and metrics), else a fresh evaluation."""
+    """Top-1 / top-5 of the weights in ``built.model`` on the test split: when the run
+    selects on the test split, the last epoch's validation (the same weights, data and
+    metrics), else an evaluation with the trainer's metrics."""
     last = history[-1] if history else {}
-    if all(math.isfinite(last.get(k, math.nan)) for k in ("val_accuracy", "val_top5")):
+    if data.selects_on_test and all(math.isfinite(last.get(k, math.nan))
+                                    for k in ("val_accuracy", "val_top5")):
         return float(last["val_accuracy"]), float(last["val_top5"])
-    model = built.model
-    model.compile(loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                           tf.keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")])
-    evaluation = model.evaluate(test_input(data, strategy), steps=data.test_steps, verbose=0,
-                                return_dict=True)
+    evaluation = built.trainer.evaluate(test_input(data, strategy), steps=data.test_steps,
+                                        verbose=0, return_dict=True)
     return float(evaluation["accuracy"]), float(evaluation["top5"])
+
+
+def _best_test_accuracy(step_dir: Path, built: _Built, data: RunData,
+                        strategy: tf.distribute.Strategy, best: Optional[float]
+                        ) -> Optional[float]:
+    """The test top-1 of the best weights (``best.weights.h5``, chosen on the validation
+    split); the final weights are put back. ``best`` itself when the run selects on the
+    test split."""
+    path = step_dir / "best.weights.h5"
+    if data.selects_on_test or best is None:
+        return best
+    if not path.is_file():
+        return None
+    final = built.model.get_weights()
+    step_folder.load_weights(built.model, str(path))
+    try:
+        return _test_metrics([], built, data, strategy)[0]
+    finally:
+        built.model.set_weights(final)
 
 
 def _finite_or_none(value: Optional[float]) -> Optional[float]:
@@ -353,11 +386,12 @@ def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
     presence marks the step finished)."""
     history = read_history(step_dir / "history.csv", fix=step_folder.history_fix(step_dir))
     top1, top5 = _test_metrics(history, built, data, strategy)  # with the moving statistics
+    best, best_epoch = _best(history)
+    best_test = _best_test_accuracy(step_dir, built, data, strategy, best)
     recalibrated = _recalibrated_accuracy(step, built, data, strategy)
     atomic_save_weights(built.model, step_dir / "final.weights.h5")
     if model_path is not None:
         atomic_save_model(built.model, model_path, include_optimizer=False)
-    best, best_epoch = _best(history)
     last = history[-1] if history else {}
     result = StepResult(
         name=step.name, stage=step.stage.value, dir=str(step_dir), test_accuracy=top1,
@@ -365,7 +399,9 @@ def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
         c2i_ratio=_finite_or_none(last.get("c2i_ratio")), epochs=step.epochs,
         seconds=round(clock.total(), 1), weight_decay=step.weight_decay,
         optimizer=step.optimizer, learning_rate=step.learning_rate, best_accuracy=best,
-        best_epoch=best_epoch, recalibrated_accuracy=recalibrated,
+        best_epoch=best_epoch, best_test_accuracy=best_test, selection=data.selection,
+        validation_accuracy=_finite_or_none(last.get("val_accuracy")),
+        recalibrated_accuracy=recalibrated,
         bn_recalibrated=bool(step.recalibrate_bn and recalibrated is not None),
         history=history)
     atomic_write_json(step_dir / "result.json", result.to_json())
