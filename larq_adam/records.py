@@ -62,17 +62,22 @@ class StepResult:
         return out
 
     def summary_line(self) -> str:
-        """One line: stage, decay, top-1 (best and its epoch; with re-estimated BN
-        statistics), top-5, FF, C2I, time."""
+        """One line: stage, decay, the final weights' test top-1 (and with re-estimated BN
+        statistics) and top-5, the best weights' epoch with their validation and test
+        top-1, FF, C2I, time."""
         ff = f"{self.ff_ratio:.3e}" if self.ff_ratio is not None else "-"
         c2i = f"{self.c2i_ratio:.4f}" if self.c2i_ratio is not None else "-"
-        best = (f" best={self.best_accuracy:.4f}@{self.best_epoch}"
-                if self.best_accuracy is not None and self.best_epoch is not None else "")
-        recal = (f" top-1 re-estimated BN={self.recalibrated_accuracy:.4f}"
+        recal = (f" (re-estimated BN {self.recalibrated_accuracy:.4f})"
                  if self.recalibrated_accuracy is not None else "")
+        best = ""
+        if self.best_accuracy is not None and self.best_epoch is not None:
+            test = (f" test {self.best_test_accuracy:.4f}"
+                    if self.best_test_accuracy is not None
+                    and not self.selection.startswith("test") else "")
+            best = f" best@{self.best_epoch}: val {self.best_accuracy:.4f}{test}"
         return (f"[{self.name}] stage={self.stage} wd={self.weight_decay:g} "
-                f"top-1={self.test_accuracy:.4f}{best}{recal} top-5={self.test_top5:.4f} FF={ff} "
-                f"C2I={c2i} ({self.seconds:.0f} s)")
+                f"test top-1={self.test_accuracy:.4f}{recal} top-5={self.test_top5:.4f}"
+                f"{best} FF={ff} C2I={c2i} ({self.seconds:.0f} s)")
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any], *,

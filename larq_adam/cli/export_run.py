@@ -123,8 +123,7 @@ def print_result(result: Any) -> None:
     if ver:
         from larq_adam.report import verification_verdict
 
-        print(f"[export] verify on {ver['num_images']} images: {verification_verdict(ver)}; "
-              f"top-1 agreement {100 * ver['top1_agreement']:.1f}%")
+        print(f"[export] verify on {ver['num_images']} images: {verification_verdict(ver)}")
     for warning in result.warnings:
         print(f"[export] warning: {warning}")
 

@@ -390,6 +390,8 @@ def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
     best_test = _best_test_accuracy(step_dir, built, data, strategy, best)
     recalibrated = _recalibrated_accuracy(step, built, data, strategy)
     atomic_save_weights(built.model, step_dir / "final.weights.h5")
+    if best_epoch == step.epochs and not step.recalibrate_bn:
+        step_folder.link_same_weights(step_dir / "final.weights.h5", step_dir / "best.weights.h5")
     if model_path is not None:
         atomic_save_model(built.model, model_path, include_optimizer=False)
     last = history[-1] if history else {}

@@ -7,6 +7,7 @@ optimizer, epoch, elapsed seconds and the analysis state), ``history.csv``, ``re
 (:class:`~larq_adam.errors.CorruptFileError`).
 """
 import contextlib
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from larq_adam import models
 from larq_adam.analysis.records import trim_records
-from larq_adam.atomic import atomic_save_model, atomic_write_json
+from larq_adam.atomic import atomic_save_model, atomic_write_json, atomic_write_text
 from larq_adam.errors import CorruptFileError, RunStateError
 from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem, read_history, read_json, trim_history
@@ -24,7 +25,8 @@ from larq_adam.training.resume import RecoveryWarning
 
 __all__ = ["history_fix", "read_finished", "claim_step_dir", "compare_settings",
            "saved_run_settings", "load_weights",
-           "cut_back_to_checkpoint", "recover_model_file", "prune_checkpoints"]
+           "cut_back_to_checkpoint", "recover_model_file", "prune_checkpoints",
+           "link_same_weights"]
 
 
 def history_fix(step_dir: Path) -> str:
@@ -167,9 +169,9 @@ def prune_checkpoints(step_dir: Path, slim: Optional[tf.train.Checkpoint] = None
     newest = Path(state.model_checkpoint_path).name
     others = [p for p in [*folder.glob("ckpt-*"), *folder.glob(_SLIM_PREFIX + "*")]
               if p.name.split(".", 1)[0] != newest]
-    if len(state.all_model_checkpoint_paths) > 1 or others:
-        tf.compat.v1.train.update_checkpoint_state(str(folder), newest,
-                                                   all_model_checkpoint_paths=[newest])
+    if len(state.all_model_checkpoint_paths) > 1 or others:  # the state file's text format
+        atomic_write_text(folder / "checkpoint", f'model_checkpoint_path: "{newest}"\n'
+                                                 f'all_model_checkpoint_paths: "{newest}"\n')
     removed = set()
     for path in others:
         path.unlink()
@@ -183,3 +185,19 @@ def prune_checkpoints(step_dir: Path, slim: Optional[tf.train.Checkpoint] = None
 
 
 _SLIM_PREFIX = "slim-"
+
+
+def link_same_weights(source: Path, same: Path) -> None:
+    """Make ``same`` a hard link to ``source`` when both hold the same weights (a step whose
+    best epoch is its last: ``best.weights.h5`` and ``final.weights.h5``), so they are stored
+    once; replaced atomically, and left as it is where the file system has no hard links.
+    Every later write of either file renames a new file into place, which breaks the link."""
+    if not same.is_file():
+        return
+    temporary = same.with_name(same.name + ".link")
+    try:
+        temporary.unlink(missing_ok=True)
+        os.link(source, temporary)
+    except OSError:
+        return
+    os.replace(temporary, same)
