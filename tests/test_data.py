@@ -329,7 +329,7 @@ def test_unknown_name_split_or_preset_raise_value_error_listing_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown split 'dev' .*Valid splits: train, test"):
         data.load("mnist5k", "dev", 8)
     with pytest.raises(ValueError, match=r"Valid splits: train, validation, test \(= validation"):
-        data.load("imagenet2012", "holdout", 8)
+        data.load("imagenet2012", "minival", 8)
     with pytest.raises(ValueError, match="Unknown split 'train\\[:10%\\]'"):
         data.load("mnist5k", "train[:10%]", 8)  # slices only for tfds names
     with pytest.raises(ValueError, match=r"Unknown augmentation preset 'randaug'\. "

@@ -12,7 +12,7 @@ from larq_adam.report import series
 from larq_adam.report.figures import (accuracy_figure, activation_figure, cam_figure,
                                       ff_figure, save_figure, update_cam_figure, weight_figure)
 from larq_adam.report.read import RunData, StepData
-from larq_adam.report.top1 import epoch_of
+from larq_adam.report.top1 import epoch_of, validation_name
 
 __all__ = ["FigureSections", "figure_block", "accuracy_section", "activation_section",
            "cam_sections", "weight_section", "ff_section", "RUN_SECTIONS"]
@@ -44,7 +44,7 @@ def _label(step: StepData, epoch: int) -> str:
 
 
 def accuracy_section(run: RunData, out: FigureSections) -> None:
-    """Fig. 2: train / test top-1 per epoch of the teacher and each step."""
+    """Fig. 2: train / validation top-1 per epoch of the teacher and each step."""
     curves = {s.name: {"epoch": s.column("accuracy")[0], "train": s.column("accuracy")[1],
                        "val": s.column("val_accuracy")[1]}
               for s in run.all_steps() if s.history}
@@ -52,8 +52,8 @@ def accuracy_section(run: RunData, out: FigureSections) -> None:
         out.missing.append("accuracy curves (no history.csv)")
         return
     out.emit("accuracy", "Accuracy (Fig. 2)",
-             "Top-1 accuracy per epoch (counted from 1) on the train split (dashed) and the "
-             "test split (solid).",
+             "Top-1 accuracy per epoch (counted from 1) on the train split (dashed) and "
+             f"{validation_name(run)} (solid).",
              accuracy_figure(curves))
 
 

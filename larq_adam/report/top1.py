@@ -1,7 +1,7 @@
 """A step's test top-1 as the report states it: epochs 1-based, and no drop left unexplained.
 
-A step's ``test_accuracy`` (:class:`~larq_adam.records.StepResult`) is ``fit``'s validation
-after the last epoch, with every BN layer normalising with its *moving* statistics. When
+A step's ``test_accuracy`` (:class:`~larq_adam.records.StepResult`) is its final weights'
+test top-1, with every BN layer normalising with its *moving* statistics. When
 that number lies far below the step's best epoch (:data:`FAR_BELOW`), the summary says so
 beside it and the ``## BN statistics`` section (:func:`bn_section`) says what the run
 measured about it: the same final weights' top-1 with BN statistics re-estimated over the
@@ -15,7 +15,7 @@ from larq_adam.report.read import RunData, StepData
 
 __all__ = ["FAR_BELOW", "RESULT_EPOCH_BASE", "BN_HEADING", "best_epoch", "epoch_of",
            "recalibrated", "far_below_best", "best_cell", "final_cell", "bn_section",
-           "selected_on_test", "selection_line"]
+           "selected_on_test", "selection_line", "validation_name"]
 
 #: A final top-1 more than this far (a fraction: 0.10 = 10 points) below the step's best
 #: epoch is called out in the summary and explained in ``## BN statistics``.
@@ -102,6 +102,14 @@ def best_cell(step: StepData) -> str:
         notes.insert(0, f"validation {pct(best)}")
         value = step.measured("best_test_accuracy")
     return f"{pct(value)} ({', '.join(notes)})" if notes else pct(value)
+
+
+def validation_name(run: RunData) -> str:
+    """What ``fit``'s ``val_`` values of the run's steps were measured on."""
+    steps = [s for s in run.all_steps() if s.measured("selection")]
+    if steps and not any(selected_on_test(s) for s in steps):
+        return "the validation split"
+    return "the test split"
 
 
 def selection_line(run: RunData) -> str:
@@ -192,7 +200,7 @@ def bn_section(run: RunData) -> str:
     if not steps:
         return ""
     intro = (
-        "A step's top-1 in the summary is `fit`'s validation after its last epoch: every BN "
+        "A step's top-1 in the summary is its final weights' test top-1: every BN "
         "layer normalises with its moving statistics, exponential averages of the training "
         "batches' statistics (PyTorch momentum 0.1, about the last ten batches). When the "
         "weights move fast (each latent-weight sign flip, Eq. 4-5's FF ratio, changes a "
