@@ -16,6 +16,11 @@ of batches is enough and the moving statistics are wrong because they were avera
 too noisy. The largest relative change of a moving mean/variance is printed too.
 
     python bench/bn_collapse.py runs/two_step --step step1
+
+A finished step keeps only its newest checkpoint; the earlier epochs are there while the
+step trains (the last two), or in a copy made by a callback (``extra_callbacks`` of
+``la.training.train``). DESIGN.md's numbers come from a run folder of a version that kept
+the last two after the step finished.
 """
 import argparse
 import json

@@ -174,3 +174,43 @@ def test_the_readme_python_blocks_run(tmp_path, monkeypatch):
     for line_no, text in others:
         exec(compile(shrunk(text), f"README.md:{line_no}", "exec"), namespace)
     assert namespace["result"].passed and (tmp_path / "out" / "model.tflite").is_file()
+
+
+#: flags that shrink a README command to a few batches (all documented in --help)
+TINY = {"train": ["--epochs", "1", "--max-steps-per-epoch", "2", "--width", "0.125",
+                  "--no-float-twin", "--images", "16", "--bench-runs", "1"],
+        "pick-decay": ["--epochs", "1", "--max-steps-per-epoch", "2"]}
+#: README commands the slow test runs (the others need files a user brings: ImageNet, a
+#: board's log, a PyTorch checkpoint; or train for an hour: experiments)
+RUNNABLE = ("train", "report", "pick-decay")
+
+
+def _runnable(argv: List[str]) -> bool:
+    if not argv or not argv[0] == "larq-adam" or argv[1:2] == [] or argv[1] not in RUNNABLE:
+        return False
+    return "--preset" not in argv and "--device-log" not in argv
+
+
+@pytest.mark.slow
+def test_the_readme_larq_adam_commands_run_shrunk(tmp_path):
+    """The first block's commands that need nothing but the offline data, in order (the
+    main job, a one-step run, a resume of the finished main job, a re-run of its config,
+    its report, a decay pick), each shrunk by :data:`TINY`."""
+    import subprocess
+    import sys
+
+    ran = []
+    for line_no, argv in commands():
+        if not _runnable(argv):
+            continue
+        args = argv[1:]
+        if "--config" not in args:
+            args += TINY.get(args[0], [])
+        done = subprocess.run([sys.executable, "-m", "larq_adam", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"README.md:{line_no}: {argv}\n{done.stderr[-3000:]}"
+        ran.append((args[0], done.stdout))
+    assert [name for name, _ in ran][:6] == ["train", "train", "train", "train", "report",
+                                            "pick-decay"]
+    assert "holds a finished run: nothing was trained" in ran[2][1]
+    assert (tmp_path / "runs" / "again" / "report.md").is_file()
