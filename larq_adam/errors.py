@@ -6,9 +6,10 @@ from the built-in class a caller would expect (``ValueError`` for a bad argument
 ``FileNotFoundError`` for a missing file), so ``except ValueError`` keeps working.
 """
 
-__all__ = ["LarqAdamError", "UserInputError", "CorruptFileError", "RunStateError",
-           "MissingDependencyError", "UntrustedFileError", "RunLockedError", "DiskWriteError",
-           "SetupError", "TrainingInterrupted"]
+__all__ = ["LarqAdamError", "UserInputError", "WrongTypeError", "UnknownKeyError",
+           "UnsupportedError", "MissingFileError", "CorruptFileError", "RunStateError",
+           "MissingDependencyError", "KerasVersionError", "UntrustedFileError",
+           "RunLockedError", "DiskWriteError", "SetupError", "TrainingInterrupted"]
 
 
 class LarqAdamError(Exception):
@@ -17,6 +18,26 @@ class LarqAdamError(Exception):
 
 class UserInputError(LarqAdamError, ValueError):
     """A name or number given by the user is not valid (what is wrong, what is valid)."""
+
+
+class WrongTypeError(LarqAdamError, TypeError):
+    """An argument has the wrong type (names the argument, the type given and the one
+    expected)."""
+
+
+class UnknownKeyError(UserInputError, KeyError):
+    """A key looked up by name is not there (names it and the valid keys)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnsupportedError(LarqAdamError, NotImplementedError):
+    """A valid combination the code does not implement (names it and what works)."""
+
+
+class MissingFileError(LarqAdamError, FileNotFoundError):
+    """A file or folder the call needs is not there (names it and how to make it)."""
 
 
 class CorruptFileError(LarqAdamError, OSError):
@@ -30,6 +51,11 @@ class RunStateError(LarqAdamError, RuntimeError):
 
 class MissingDependencyError(LarqAdamError, ImportError):
     """An optional package the call needs is not installed (says how to install it)."""
+
+
+class KerasVersionError(LarqAdamError, ImportError):
+    """``tf.keras`` already resolved to Keras 3 before larq_adam was imported; the message
+    says how to start with Keras 2."""
 
 
 class UntrustedFileError(UserInputError):

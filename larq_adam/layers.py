@@ -24,6 +24,8 @@ import larq as lq
 import tensorflow as tf
 from tf_keras.src.utils import control_flow_util
 
+from larq_adam.errors import UserInputError
+
 __all__ = [
     "MeanScaledSign", "LearnableBias", "RPReLU", "RSign", "ChannelScale", "BatchNorm",
     "GemmQuantConv2D", "mean_scaled_sign"
@@ -81,7 +83,7 @@ class MeanScaledSign(lq.quantizers.Quantizer):
 def _channels(input_shape) -> int:
     channels = tf.TensorShape(input_shape)[-1]
     if channels is None:
-        raise ValueError("the channel (last) dimension of the input must be known")
+        raise UserInputError("the channel (last) dimension of the input must be known")
     return int(channels)
 
 
@@ -234,12 +236,12 @@ class BatchNorm(tf.keras.layers.BatchNormalization):
     def __init__(self, stats_crop: Sequence[int] = (0, 0), **kwargs):
         unsupported = [k for k in ("renorm", "virtual_batch_size", "adjustment") if kwargs.get(k)]
         if unsupported:
-            raise ValueError(f"BatchNorm does not support {unsupported}; use "
+            raise UserInputError(f"BatchNorm does not support {unsupported}; use "
                              "tf.keras.layers.BatchNormalization for them")
         super().__init__(**kwargs)
         self.stats_crop = tuple(int(c) for c in stats_crop)
         if len(self.stats_crop) != 2 or min(self.stats_crop) < 0:
-            raise ValueError(f"stats_crop must be two non-negative ints, got {stats_crop!r}")
+            raise UserInputError(f"stats_crop must be two non-negative ints, got {stats_crop!r}")
 
     def _reference_training(self) -> bool:
         return any(self.stats_crop) or not self.fused

@@ -15,6 +15,8 @@ from typing import Any, Iterator, List
 import larq as lq
 import tensorflow as tf
 
+from larq_adam.errors import WrongTypeError
+
 __all__ = [
     "BINARIZABLE_TYPES",
     "walk",
@@ -96,7 +98,7 @@ def is_fully_binary(layer: tf.keras.layers.Layer) -> bool:
 
 def _check_model(model: Any, what: str) -> None:
     if not isinstance(model, tf.keras.layers.Layer):
-        raise TypeError(f"{what} expects a Keras model or layer, got {type(model).__name__}; "
+        raise WrongTypeError(f"{what} expects a Keras model or layer, got {type(model).__name__}; "
                         f"pass the tf.keras.Model whose binarized layers you want")
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from larq_adam.errors import CorruptFileError
+from larq_adam.errors import CorruptFileError, WrongTypeError
 
 __all__ = ["StepResult", "RunResult"]
 
@@ -88,7 +88,7 @@ class StepResult:
             value = record.get(key)
             if (value is not None or key in _REQUIRED) and (
                     isinstance(value, bool) or not isinstance(value, kinds)):
-                raise TypeError(f"{key!r} is {value!r}, not "
+                raise WrongTypeError(f"{key!r} is {value!r}, not "
                                 f"{'a string' if kinds is str else 'a number'}")
         values = {k: v for k, v in record.items() if k in fields}
         if "epoch_base" not in record and values.get("best_epoch") is not None:

@@ -24,6 +24,8 @@ from typing import Dict, Optional, Union
 import larq as lq
 import tensorflow as tf
 
+from larq_adam.errors import UserInputError
+
 # Families differ only in the activation's gradient (DESIGN.md, "Binarization").
 FAMILIES = ("reactnet", "strong_baseline")
 
@@ -44,7 +46,7 @@ class Stage(str, enum.Enum):
                 if member.value == key:
                     return member
         valid = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"unknown stage {value!r}; valid stages are {valid} (any case)")
+        raise UserInputError(f"unknown stage {value!r}; valid stages are {valid} (any case)")
 
     @property
     def binary_activations(self) -> bool:
@@ -91,4 +93,4 @@ def quantizers(stage: StageLike, family: str) -> Dict[str, Optional[tf.keras.lay
 
 def _check_family(family: str) -> None:
     if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; valid families are {FAMILIES}")
+        raise UserInputError(f"unknown model family {family!r}; valid families are {FAMILIES}")

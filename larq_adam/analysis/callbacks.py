@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from larq_adam.analysis import latent, records
+from larq_adam.errors import UserInputError, WrongTypeError
 
 __all__ = [
     "FlipFlopRatio",
@@ -83,7 +84,7 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
         model = self.model if model is None else model
         layers = latent.binary_layers(model, trainable_only=True)
         if not layers:
-            raise ValueError(
+            raise UserInputError(
                 f"{type(self).__name__}: the model has no trainable binarized layers "
                 f"({', '.join(t.__name__ for t in latent.BINARY_LAYER_TYPES)}); the analysis "
                 "callbacks measure the latent weights of such layers"
@@ -94,7 +95,7 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
         spe = getattr(self.model, "steps_per_execution", None)
         n = 1 if spe is None else int(spe.numpy())
         if n > 1 or getattr(self.model, "autotune_steps_per_execution", False):
-            raise ValueError(
+            raise UserInputError(
                 f"{type(self).__name__} measures every iteration, but the model was compiled "
                 f"with steps_per_execution={'auto' if n == 1 else n}, so Keras calls the batch "
                 f"hooks only once per {'several' if n == 1 else n} steps and iterations would "
@@ -293,7 +294,7 @@ class C2IRatio(_AnalysisCallback):
         if reference is not None and not isinstance(
             reference, (str, os.PathLike, tf.keras.Model, list, tuple)
         ):
-            raise TypeError(
+            raise WrongTypeError(
                 "reference must be None, a list of arrays, a tf.keras.Model or a path to saved "
                 f"weights; got {type(reference).__name__}"
             )
@@ -337,7 +338,7 @@ class C2IRatio(_AnalysisCallback):
                     (k for k in data.files if k.startswith("arr_")), key=lambda k: int(k[4:])
                 )
                 if not keys:
-                    raise ValueError(
+                    raise UserInputError(
                         f"{path} holds no arr_0, arr_1, ... arrays; save the reference with "
                         "np.savez(path, *[k.numpy() for k in binary_kernels(model)])"
                     )
@@ -358,7 +359,7 @@ class C2IRatio(_AnalysisCallback):
         if len(arrays) != len(kernels) or any(
             tuple(a.shape) != tuple(k.shape) for a, k in zip(arrays, kernels)
         ):
-            raise ValueError(
+            raise UserInputError(
                 f"C2IRatio reference has shapes {[tuple(a.shape) for a in arrays]} but the "
                 f"model's binarized kernels have {[tuple(k.shape) for k in kernels]}; pass one "
                 "array per binarized layer in binary_kernels(model) order"
@@ -453,7 +454,7 @@ class CAMStats(_AnalysisCallback):
             elif isinstance(item, str) and item in by_name:
                 chosen.append(by_name[item])
             else:
-                raise ValueError(
+                raise UserInputError(
                     f"CAMStats layers: {item!r} is not a binarized layer name or index; the "
                     f"binarized layers are {list(by_name)}"
                 )
@@ -581,7 +582,7 @@ def _probe_target(model: tf.keras.Model) -> tf.keras.Model:
     ]
     if len(candidates) == 1 and getattr(candidates[0], "_is_graph_network", False):
         return candidates[0]
-    raise ValueError(
+    raise UserInputError(
         f"ActivationSaturation needs a functional (or Sequential) Keras model to reach the "
         f"inputs of the binarized layers through `layer.input`; {type(model).__name__} is a "
         "subclassed model. Build the model with the functional API (or wrap a functional "
@@ -597,14 +598,14 @@ def _binary_inputs(model: tf.keras.Model) -> Tuple[list, list]:
             try:
                 tensors.append(layer.input)
             except AttributeError as err:
-                raise ValueError(
+                raise UserInputError(
                     f"cannot reach the input of layer {layer.name!r} ({err}); "
                     "ActivationSaturation needs each binarized layer called exactly once"
                 ) from None
             layers.append(layer)
         elif latent.binary_layers(layer):
             if not (isinstance(layer, tf.keras.Model) and layer._is_graph_network):
-                raise ValueError(
+                raise UserInputError(
                     f"layer {layer.name!r} contains binarized layers but is not a functional "
                     "model, so their inputs cannot be reached; build it with the functional API"
                 )
@@ -614,7 +615,7 @@ def _binary_inputs(model: tf.keras.Model) -> Tuple[list, list]:
             except (ValueError, IndexError):
                 shared = False
             if shared:
-                raise ValueError(
+                raise UserInputError(
                     f"nested model {layer.name!r} is called more than once; "
                     "ActivationSaturation needs each binarized layer called exactly once"
                 )
@@ -661,7 +662,7 @@ class ActivationSaturation(_AnalysisCallback):
     ):
         super().__init__(record_dir)
         if probe_images is None or isinstance(probe_images, tf.data.Dataset):
-            raise TypeError(
+            raise WrongTypeError(
                 "ActivationSaturation needs probe_images as one array or tensor of inputs "
                 "(e.g. next(iter(dataset))[0]), not "
                 f"{'None' if probe_images is None else 'a tf.data.Dataset'}"
@@ -669,7 +670,7 @@ class ActivationSaturation(_AnalysisCallback):
         if isinstance(probe_images, (list, tuple)):  # e.g. from get_config
             probe_images = np.asarray(probe_images, dtype=np.float32)
         if len(getattr(probe_images, "shape", ())) < 1 or int(probe_images.shape[0]) < 1:
-            raise ValueError("probe_images must be a non-empty batch (first axis = images)")
+            raise UserInputError("probe_images must be a non-empty batch (first axis = images)")
         self.probe_images = probe_images
         self.bound = float(bound)
         self.bins = int(bins)
@@ -695,7 +696,7 @@ class ActivationSaturation(_AnalysisCallback):
         target = _probe_target(self.model)
         tensors, layers = _binary_inputs(target)
         if not layers:
-            raise ValueError("ActivationSaturation: the model has no binarized layers")
+            raise UserInputError("ActivationSaturation: the model has no binarized layers")
         extractor = tf.keras.Model(target.inputs, tensors, name="binary_layer_inputs")
         lo, hi = self.range
 
@@ -791,7 +792,7 @@ class WeightHistograms(_AnalysisCallback):
     ):
         super().__init__(record_dir)
         if int(freq) < 1:
-            raise ValueError(f"freq must be >= 1 (every freq-th epoch), got {freq}")
+            raise UserInputError(f"freq must be >= 1 (every freq-th epoch), got {freq}")
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.freq = int(freq)
         self.bins = int(bins)

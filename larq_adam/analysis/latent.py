@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from larq_adam import quantized
+from larq_adam.errors import UserInputError
 
 __all__ = [
     "BINARY_LAYER_TYPES",
@@ -72,7 +73,7 @@ def kernel_of(layer: tf.keras.layers.Layer) -> tf.Variable:
     ``lq.context.quantized_scope`` is active, and the variable can be assigned.
     """
     if not layer.built:
-        raise ValueError(
+        raise UserInputError(
             f"layer {layer.name!r} is not built yet, so it has no kernel; build the model "
             "(call it on data or give it an input shape) first"
         )
@@ -123,20 +124,20 @@ def _as_list(arrays: Arrays, what: str) -> List[np.ndarray]:
     else:
         out = [_to_numpy(arrays)]
     if not out:
-        raise ValueError(f"{what} is an empty list; pass at least one array")
+        raise UserInputError(f"{what} is an empty list; pass at least one array")
     return out
 
 
 def _pair(before: Arrays, after: Arrays, names: Tuple[str, str]):
     a, b = _as_list(before, names[0]), _as_list(after, names[1])
     if len(a) != len(b):
-        raise ValueError(
+        raise UserInputError(
             f"{names[0]} has {len(a)} arrays but {names[1]} has {len(b)}; pass the same "
             "layers in the same order (e.g. binary_kernels(model) at both times)"
         )
     for i, (x, y) in enumerate(zip(a, b)):
         if x.shape != y.shape:
-            raise ValueError(
+            raise UserInputError(
                 f"array {i}: {names[0]} has shape {x.shape} but {names[1]} has {y.shape}; "
                 "pass the same layers in the same order"
             )
@@ -171,7 +172,7 @@ def flip_fraction(before: Arrays, after: Arrays) -> float:
                   for x, y in zip(a, b))
     total = sum(x.size for x in a)
     if total == 0:
-        raise ValueError("the arrays hold no weights; pass non-empty kernels")
+        raise UserInputError("the arrays hold no weights; pass non-empty kernels")
     return flipped / total
 
 
@@ -207,7 +208,7 @@ def cam(kernel: ArrayLike) -> np.ndarray:
     """
     w = _to_numpy(kernel)
     if w.ndim < 2:
-        raise ValueError(
+        raise UserInputError(
             f"cam needs a kernel with an output-channel (last) axis and at least one other "
             f"axis; got shape {w.shape}"
         )
@@ -227,7 +228,7 @@ def update_cam(before: ArrayLike, after: ArrayLike) -> np.ndarray:
     """Fig. 5: the CAM (Eq. 3) of one update ``w_after - w_before``, per output channel."""
     a, b = _pair(before, after, ("before", "after"))
     if len(a) != 1:
-        raise ValueError("update_cam takes one kernel before and after, not lists")
+        raise UserInputError("update_cam takes one kernel before and after, not lists")
     return cam(b[0].astype(np.float64) - a[0].astype(np.float64))
 
 
@@ -242,7 +243,7 @@ def saturation(activations: Arrays, bound: float = 1.0) -> float:
     values = _as_list(activations, "activations")
     total = sum(v.size for v in values)
     if total == 0:
-        raise ValueError("no activations given; pass a non-empty array")
+        raise UserInputError("no activations given; pass a non-empty array")
     return sum(int(np.count_nonzero(np.abs(v) > bound)) for v in values) / total
 
 
@@ -269,7 +270,7 @@ def histogram(
     """
     lo, hi = float(range[0]), float(range[1])
     if not hi > lo or int(bins) < 1:
-        raise ValueError(f"need bins >= 1 and range (lo, hi) with hi > lo; got {bins}, {range}")
+        raise UserInputError(f"need bins >= 1 and range (lo, hi) with hi > lo; got {bins}, {range}")
     flat = np.concatenate([v.reshape(-1) for v in _as_list(values, "values")])
     counts, below, above = _tf_histogram(tf.constant(flat, tf.float32), lo, hi, int(bins))
     return Histogram(

@@ -48,7 +48,7 @@ from typing import Any, Dict, List, Mapping
 import numpy as np
 
 from larq_adam.atomic import atomic_path
-from larq_adam.errors import CorruptFileError
+from larq_adam.errors import CorruptFileError, UserInputError
 
 __all__ = ["RECORD_KINDS", "record_path", "save_record", "load_records", "trim_records"]
 
@@ -61,9 +61,9 @@ _PER_LAYER = re.compile(r"^(.+)__(\d{3,})$")
 def record_path(record_dir: str, kind: str, epoch: int) -> str:
     """The file one callback writes for one epoch: ``{record_dir}/{kind}_epoch{epoch:04d}.npz``."""
     if not re.fullmatch(r"[a-z0-9]+", kind):
-        raise ValueError(f"record kind must be lower-case letters/digits, got {kind!r}")
+        raise UserInputError(f"record kind must be lower-case letters/digits, got {kind!r}")
     if int(epoch) < 0:
-        raise ValueError(f"epoch must be >= 0, got {epoch}")
+        raise UserInputError(f"epoch must be >= 0, got {epoch}")
     return os.path.join(os.fspath(record_dir), f"{kind}_epoch{int(epoch):04d}.npz")
 
 
@@ -78,7 +78,7 @@ def save_record(record_dir: str, kind: str, epoch: int, arrays: Mapping[str, Any
     flat: Dict[str, np.ndarray] = {"epoch": np.asarray(int(epoch))}
     for key, value in arrays.items():
         if "__" in key:
-            raise ValueError(f"record key {key!r} may not contain '__' (reserved for lists)")
+            raise UserInputError(f"record key {key!r} may not contain '__' (reserved for lists)")
         if key == "layer_names":
             flat[key] = np.asarray([str(v) for v in value], dtype=np.str_)
         elif isinstance(value, (list, tuple)):
@@ -116,17 +116,17 @@ def _read_arrays(path: str) -> Dict[str, Any]:
     counts: Dict[str, int] = {}
     with np.load(path, allow_pickle=False) as data:
         if not hasattr(data, "files"):
-            raise ValueError("it holds one array, not the named arrays of a record")
+            raise UserInputError("it holds one array, not the named arrays of a record")
         for key in data.files:
             value = data[key]
             if value.dtype == object:
-                raise ValueError(f"array {key!r} holds Python objects")
+                raise UserInputError(f"array {key!r} holds Python objects")
             if key in ("epoch",) or key.endswith("__count"):
                 if value.ndim != 0 or value.dtype.kind not in "iu":
-                    raise ValueError(f"{key!r} is not one integer (shape {value.shape}, "
+                    raise UserInputError(f"{key!r} is not one integer (shape {value.shape}, "
                                      f"{value.dtype})")
             if key == "layer_names" and (value.ndim != 1 or value.dtype.kind != "U"):
-                raise ValueError(f"'layer_names' is not a list of names (shape "
+                raise UserInputError(f"'layer_names' is not a list of names (shape "
                                  f"{value.shape}, {value.dtype})")
             if key.endswith("__count"):
                 counts[key[: -len("__count")]] = int(value)
@@ -141,7 +141,7 @@ def _read_arrays(path: str) -> Dict[str, Any]:
             else:
                 out[key] = value
     if "epoch" not in out:
-        raise ValueError("it has no 'epoch'")
+        raise UserInputError("it has no 'epoch'")
     for name in set(lists) | set(counts):
         items = lists.get(name, {})
         out[name] = [items[i] for i in range(counts.get(name, len(items)))]
@@ -157,7 +157,7 @@ def load_records(record_dir: str) -> Dict[str, Dict[int, Dict[str, Any]]]:
     str, ``epoch`` an int and per-layer lists restored (see the module docstring).
     """
     if not os.path.isdir(record_dir):
-        raise ValueError(
+        raise UserInputError(
             f"record_dir {record_dir!r} is not a directory; pass the record_dir given to the "
             "analysis callbacks"
         )

@@ -17,9 +17,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from larq_adam.errors import LarqAdamError, UserInputError
 
-#: Errors a command prints as one line (exit status 2): the library's user-fixable errors
-#: and the built-in classes its argument checks raise.
-USER_ERRORS = (LarqAdamError, ValueError, FileNotFoundError, FileExistsError)
+#: Errors a command prints as one line (exit status 2): the project's own, each naming the
+#: problem and its fix. Any other exception is a defect and shows its traceback.
+USER_ERRORS = (LarqAdamError,)
 Check = Callable[[argparse.Namespace], None]
 
 #: Lines TensorFlow's C++ runtime prints to stderr on import and device discovery that say

@@ -71,7 +71,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from larq_adam import run_files
-from larq_adam.errors import UserInputError
+from larq_adam.errors import UnknownKeyError, UserInputError
 from larq_adam.experiments import stats
 
 __all__ = ["Setting", "DEFAULT", "QUICK", "Arm", "Claim", "ArmRecord", "ClaimResult",
@@ -374,7 +374,7 @@ class Scoreboard:
         for c in self.claims:
             if c.key == key:
                 return c
-        raise KeyError(f"no claim {key!r}; the scoreboard has {[c.key for c in self.claims]}")
+        raise UnknownKeyError(f"no claim {key!r}; the scoreboard has {[c.key for c in self.claims]}")
 
     def to_json(self) -> Dict[str, Any]:
         return {"setting": self.setting.to_json(), "seeds": list(self.seeds),
@@ -428,7 +428,7 @@ def score(setting: Setting, records: Mapping[str, ArmRecord], *,
         bad = [records[a].run_dirs[i] for a, v in zip(claim.arms, values)
                for i, y in enumerate(v) if not math.isfinite(y)]
         if bad:
-            raise ValueError(f"claim {claim.key}: {claim.metric} is missing in {bad}; those "
+            raise UserInputError(f"claim {claim.key}: {claim.metric} is missing in {bad}; those "
                              "runs were trained without the analysis callbacks or their "
                              "records are gone: delete the folders and run again")
         rows.append(ClaimResult(

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from larq_adam.errors import UserInputError
+
 __all__ = ["ALPHA", "VERDICTS", "TestResult", "verdict", "cohens_d", "bootstrap_ci",
            "welch", "welch_contrast", "trend"]
 
@@ -88,14 +90,14 @@ def verdict(p_value: float, p_opposite: float, *, alpha: float = ALPHA) -> str:
 def _sample(values: Sequence[float], what: str) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64).ravel()
     if a.size < 2 or not np.all(np.isfinite(a)):
-        raise ValueError(f"{what} needs at least 2 finite values, got {list(a)}; run more "
+        raise UserInputError(f"{what} needs at least 2 finite values, got {list(a)}; run more "
                          "seeds or check the runs' records")
     return a
 
 
 def _check_direction(direction: str) -> None:
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        raise UserInputError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
 
 def cohens_d(a: Sequence[float], b: Sequence[float]) -> float:
@@ -165,7 +167,7 @@ def welch_contrast(groups: Sequence[Sequence[float]], weights: Sequence[float], 
     SGD on the BNN than on its real twin?). Effect: the contrast with a bootstrap CI."""
     _check_direction(direction)
     if len(groups) != len(weights) or len(groups) < 2:
-        raise ValueError("welch_contrast needs one weight per group and at least 2 groups")
+        raise UserInputError("welch_contrast needs one weight per group and at least 2 groups")
     arrays = [_sample(g, "welch_contrast") for g in groups]
     w = np.asarray(weights, dtype=np.float64)
     parts = np.array([wi ** 2 * g.var(ddof=1) / g.size for wi, g in zip(w, arrays)])
@@ -217,7 +219,7 @@ def trend(x: Sequence[float], y: Sequence[float], *, direction: str = "greater",
     _check_direction(direction)
     x, y = _sample(x, "trend"), _sample(y, "trend")
     if x.size != y.size:
-        raise ValueError(f"trend needs as many x as y values, got {x.size} and {y.size}")
+        raise UserInputError(f"trend needs as many x as y values, got {x.size} and {y.size}")
     rho = _spearman(x, y)
     if math.isfinite(rho):
         def statistic(v, axis=-1):

@@ -5,7 +5,7 @@ from typing import Any, Union
 import tensorflow as tf
 
 from larq_adam.atomic import atomic_write_bytes
-from larq_adam.errors import UserInputError
+from larq_adam.errors import LarqAdamError, UserInputError
 
 __all__ = ["PathLike", "ExportMismatchError", "NotBinaryError", "student", "read_flatbuffer",
            "write_file"]
@@ -13,11 +13,11 @@ __all__ = ["PathLike", "ExportMismatchError", "NotBinaryError", "student", "read
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class ExportMismatchError(ValueError):
+class ExportMismatchError(LarqAdamError, ValueError):
     """The converted model computes different numbers from the Keras model."""
 
 
-class NotBinaryError(ValueError):
+class NotBinaryError(LarqAdamError, ValueError):
     """A fully binary Keras layer (Eq. 1 activations, Eq. 2 weights) did not become an LCE
     binary op."""
 

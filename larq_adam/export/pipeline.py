@@ -14,7 +14,7 @@ import numpy as np
 
 from larq_adam import compact
 from larq_adam.atomic import atomic_write_json
-from larq_adam.errors import CorruptFileError, UserInputError
+from larq_adam.errors import CorruptFileError, UserInputError, WrongTypeError
 from larq_adam.export import device_log as device_logs
 from larq_adam.export.base import PathLike, student
 from larq_adam.export.bench import benchmark
@@ -73,13 +73,13 @@ class ExportResult:
         fields = {f.name for f in dataclasses.fields(cls)}
         for key, value in record.items():
             if key in _DICT_PARTS and value is not None and not isinstance(value, dict):
-                raise TypeError(f"'{key}' is {type(value).__name__}, not an object")
+                raise WrongTypeError(f"'{key}' is {type(value).__name__}, not an object")
             if key in ("source", "images", "contract") and value is not None \
                     and not isinstance(value, str):
-                raise TypeError(f"'{key}' is {type(value).__name__}, not a string")
+                raise WrongTypeError(f"'{key}' is {type(value).__name__}, not a string")
         warnings = record.get("warnings", [])
         if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-            raise TypeError("'warnings' is not a list of strings")
+            raise WrongTypeError("'warnings' is not a list of strings")
         return cls(**{k: v for k, v in record.items() if k in fields})
 
     @classmethod

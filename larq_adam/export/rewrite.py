@@ -22,6 +22,7 @@ from larq_adam.export.base import student
 from larq_adam.layers import ChannelScale, GemmQuantConv2D
 from larq_adam.models._common import quiet_larq
 from larq_adam.quantized import is_fully_binary, walk
+from larq_adam.errors import UnsupportedError
 
 __all__ = ["CorrectedAdd", "lce_ready", "float_twin", "with_pad_values", "rebuild"]
 
@@ -122,7 +123,7 @@ def _carry_to_add(conv: tf.keras.layers.Layer, offset: np.ndarray
             break
         layer = _only_consumer(layer)
     if not isinstance(layer, tf.keras.layers.Add):
-        raise NotImplementedError(
+        raise UnsupportedError(
             f"{conv.name!r}: a zero-padded binary conv on a map smaller than its kernel, "
             f"which LCE 0.16 miscomputes, is corrected only where its output reaches an Add "
             f"through BatchNorm/rescale/crop layers; build the model with pad_values=1.0")

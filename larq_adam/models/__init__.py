@@ -21,6 +21,7 @@ from larq_adam.models.strong_baseline import strong_baseline
 from larq_adam.models.teachers import resnet18, resnet34
 from larq_adam.models.zoo import birealnet, quicknet, real_to_bin
 from larq_adam.stages import Stage, StageLike
+from larq_adam.errors import UserInputError
 
 __all__ = ["available", "build_model", "count_ops", "from_pytorch", "is_teacher", "reactnet_a",
            "strong_baseline", "resnet18", "resnet34"]
@@ -99,12 +100,12 @@ def build_model(
     if name in _TEACHERS:
         stage = Stage("fp" if stage is None else stage)
         if stage is not Stage.FP:
-            raise ValueError(
+            raise UserInputError(
                 f"{name!r} is a real-valued teacher: build it with stage='fp' (or None), "
                 f"not {stage.value!r}"
             )
         if pad_values != 0.0:
-            raise ValueError(f"pad_values applies to binary convs only; {name!r} has none")
+            raise UserInputError(f"pad_values applies to binary convs only; {name!r} has none")
         return _TEACHERS[name](input_shape=input_shape, num_classes=num_classes,
                                width=width, **kwargs)
-    raise ValueError(f"unknown model {name!r}; available models are {available()}")
+    raise UserInputError(f"unknown model {name!r}; available models are {available()}")

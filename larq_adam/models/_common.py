@@ -35,6 +35,7 @@ import tensorflow as tf
 from larq_adam import quantized
 from larq_adam.layers import BatchNorm, GemmQuantConv2D
 from larq_adam.stages import Stage, StageLike, quantizers
+from larq_adam.errors import UserInputError
 
 # PyTorch's BatchNorm2d defaults (eps 1e-5, momentum 0.1 == Keras momentum 0.9), DESIGN.md.
 BN_EPSILON = 1e-5
@@ -54,13 +55,13 @@ def check_input_shape(input_shape: Sequence[int]) -> Tuple[int, int, int]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(
+        raise UserInputError(
             f"input_shape must be (height, width, channels) with three integers, got "
             f"{input_shape!r}; e.g. (32, 32, 3) or (224, 224, 3)"
         )
     h, w, c = shape
     if h < MIN_SIDE or w < MIN_SIDE or c < 1:
-        raise ValueError(
+        raise UserInputError(
             f"input_shape {shape} is too small: height and width must be >= {MIN_SIDE} and "
             f"channels >= 1"
         )
@@ -71,9 +72,9 @@ def check_common(stage: StageLike, num_classes: int, width: float) -> Stage:
     """Validate the arguments every factory takes; return the stage as a :class:`Stage`."""
     stage = Stage(stage)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        raise UserInputError(f"num_classes must be a positive int, got {num_classes!r}")
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-        raise ValueError(f"width must be a positive number (1.0 = the paper's), got {width!r}")
+        raise UserInputError(f"width must be a positive number (1.0 = the paper's), got {width!r}")
     return stage
 
 

@@ -53,6 +53,7 @@ import tensorflow as tf
 from larq_adam import errors
 from larq_adam.layers import LearnableBias, RPReLU
 from larq_adam.models._common import base_channels
+from larq_adam.errors import WrongTypeError
 
 __all__ = ["from_pytorch", "load_state_dict", "detect_architecture",
            "SUPPORTED"]
@@ -284,7 +285,7 @@ def _layer_spec(layer: tf.keras.layers.Layer, prefix: Prefix) -> Spec:
         if layer.use_bias:
             spec["bias"] = (f"{prefix}.bias", "vector")
         return spec
-    raise TypeError(f"no PyTorch layout for Keras layer {layer.name!r} ({type(layer).__name__})")
+    raise WrongTypeError(f"no PyTorch layout for Keras layer {layer.name!r} ({type(layer).__name__})")
 
 
 def _weight_name(variable: tf.Variable) -> str:
@@ -299,11 +300,11 @@ def _plan(net: tf.keras.Model, model: str) -> List[Tuple[tf.keras.layers.Layer, 
             continue
         prefix = _torch_prefix(model, layer.name)
         if prefix is None:
-            raise TypeError(f"Keras layer {layer.name!r} of {model} has no PyTorch counterpart")
+            raise WrongTypeError(f"Keras layer {layer.name!r} of {model} has no PyTorch counterpart")
         spec = _layer_spec(layer, prefix)
         names = [_weight_name(v) for v in layer.weights]
         if sorted(names) != sorted(spec):
-            raise TypeError(
+            raise WrongTypeError(
                 f"Keras layer {layer.name!r} has weights {names}, expected {list(spec)}")
         plan.append((layer, spec))
     return plan

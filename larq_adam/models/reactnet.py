@@ -23,6 +23,7 @@ import tensorflow as tf
 from larq_adam.layers import LearnableBias, RPReLU
 from larq_adam.models import _common
 from larq_adam.stages import StageLike
+from larq_adam.errors import UserInputError
 
 FAMILY = "reactnet"
 # Output channels of the stem and the 13 blocks, as ``stage_out_channel`` in the reference.
@@ -92,7 +93,7 @@ def reactnet_a(
 def _block(x, inplanes, planes, stride, stage, pad_values, symmetric, name):
     """One ReActNet-A block (``BasicBlock`` in the authors' code)."""
     if planes not in (inplanes, 2 * inplanes):
-        raise ValueError(f"block {name}: planes must be inplanes or 2*inplanes")
+        raise UserInputError(f"block {name}: planes must be inplanes or 2*inplanes")
     out1 = LearnableBias(name=f"{name}_move11")(x)
     out1 = _common.binary_conv(
         out1, inplanes, 3, stride, stage, FAMILY, pad_values, name=f"{name}_conv3x3",

@@ -24,6 +24,7 @@ import tensorflow as tf
 from larq_adam.layers import ChannelScale
 from larq_adam.models import _common
 from larq_adam.stages import StageLike
+from larq_adam.errors import UserInputError
 
 FAMILY = "strong_baseline"
 BLOCK_WIDTHS = (64, 64, 128, 128, 256, 256, 512, 512)
@@ -105,7 +106,7 @@ def _half_block(x, out_channels, downsample, stage, pad_values, symmetric, name)
         )(shortcut)
         shortcut = _common.batch_norm(f"{name}_shortcut_bn")(shortcut)
     elif in_channels != out_channels:
-        raise ValueError(f"{name}: channels change without downsampling")
+        raise UserInputError(f"{name}: channels change without downsampling")
 
     y = _common.batch_norm(f"{name}_bn")(x)
     y = _common.binary_conv(

@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from larq_adam.models import _common
+from larq_adam.errors import UserInputError
 
 BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
 
@@ -49,7 +50,7 @@ def resnet(
     """
     key = f"resnet{depth}"
     if key not in BLOCKS:
-        raise ValueError(f"depth must be one of 18, 34, got {depth!r}")
+        raise UserInputError(f"depth must be one of 18, 34, got {depth!r}")
     _common.check_common("fp", num_classes, width)
     input_shape = _common.check_input_shape(input_shape)
     small = _common.is_small_image(input_shape, small_input)

@@ -39,7 +39,8 @@ import larq as lq
 import tensorflow as tf
 
 from larq_adam import quantized
-from larq_adam.errors import CorruptFileError, MissingDependencyError, UserInputError
+from larq_adam.errors import (CorruptFileError, MissingDependencyError, MissingFileError,
+                              SetupError, UserInputError)
 from larq_adam.layers import MeanScaledSign
 from larq_adam.models import _common
 from larq_adam.run_files import h5_problem
@@ -164,7 +165,7 @@ def _check_weights(network: ZooNetwork, weights: WeightsLike, *, width: float,
         return "imagenet"
     problem = h5_problem(weights, whole_model=False)
     if problem == "it does not exist":
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"weights file {weights} does not exist; pass the path of a larq-zoo .h5 weights "
             f"file, 'imagenet' (downloads, needs internet) or None")
     if problem:
@@ -202,7 +203,7 @@ def _logits(model: tf.keras.Model) -> tf.keras.Model:
         isinstance(last, tf.keras.layers.Activation)
         and getattr(last.activation, "__name__", "") == "softmax")
     if not softmax:
-        raise RuntimeError(f"larq-zoo's {model.name!r} does not end in a softmax "
+        raise SetupError(f"larq-zoo's {model.name!r} does not end in a softmax "
                            f"({type(last).__name__}); larq-zoo 2.4.0 is required")
     return tf.keras.Model(model.input, last.input, name=model.name)
 

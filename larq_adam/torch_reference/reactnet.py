@@ -27,6 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from larq_adam.errors import UserInputError
+
 STAGE_OUT_CHANNELS = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
 STAGES = ("fp", "ba", "bw", "bnn")
 
@@ -133,7 +135,7 @@ class Block(nn.Module):
             self.binary_pw_down2 = BinarizableConv(inplanes, inplanes, 1, 1, **opts)
             self.bn2_1, self.bn2_2 = nn.BatchNorm2d(inplanes), nn.BatchNorm2d(inplanes)
         else:
-            raise ValueError("planes must be inplanes or 2 * inplanes")
+            raise UserInputError("planes must be inplanes or 2 * inplanes")
         self.move22, self.prelu2 = LearnableShift(planes), nn.PReLU(planes)
         self.move23 = LearnableShift(planes)
 
@@ -169,7 +171,7 @@ class ReActNetA(nn.Module):
                  pad_value: float = 0.0):
         super().__init__()
         if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; valid stages are {STAGES}")
+            raise UserInputError(f"unknown stage {stage!r}; valid stages are {STAGES}")
         ch = channels_for(width)
         self.feature = nn.ModuleList([Stem(ch[0], stem_stride)])
         for i, stride in enumerate(block_strides(), start=1):

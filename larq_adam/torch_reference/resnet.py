@@ -21,6 +21,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from larq_adam.errors import UserInputError
+
 BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
 
@@ -68,7 +70,7 @@ class ResNet(nn.Module):
                  small_input: bool = False):
         super().__init__()
         if depth not in BLOCKS:
-            raise ValueError(f"depth must be one of {sorted(BLOCKS)}, got {depth!r}")
+            raise UserInputError(f"depth must be one of {sorted(BLOCKS)}, got {depth!r}")
         base = base_channels(width)
         self.small_input = bool(small_input)
         if self.small_input:

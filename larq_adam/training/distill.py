@@ -14,6 +14,8 @@ whose ``compile``/``fit``/``evaluate`` work as usual.
 
 import tensorflow as tf
 
+from larq_adam.errors import UnsupportedError, UserInputError, WrongTypeError
+
 __all__ = ["distribution_loss", "per_example_distribution_loss", "Distiller"]
 
 
@@ -27,7 +29,7 @@ def per_example_distribution_loss(teacher_logits, student_logits) -> tf.Tensor:
     student_logits = tf.convert_to_tensor(student_logits)
     if teacher_logits.shape.rank is not None and student_logits.shape.rank is not None:
         if not teacher_logits.shape.is_compatible_with(student_logits.shape):
-            raise ValueError(
+            raise UserInputError(
                 f"teacher and student logits must have the same shape (batch, classes), got "
                 f"{teacher_logits.shape} and {student_logits.shape}: give both models the "
                 "same number of classes"
@@ -78,9 +80,9 @@ class Distiller(tf.keras.Model):
         super().__init__(**kwargs)
         for role, model in (("student", student), ("teacher", teacher)):
             if not isinstance(model, tf.keras.Model):
-                raise TypeError(f"{role} must be a tf.keras.Model, got {type(model).__name__}")
+                raise WrongTypeError(f"{role} must be a tf.keras.Model, got {type(model).__name__}")
         if student is teacher:
-            raise ValueError("student and teacher must be different models")
+            raise UserInputError("student and teacher must be different models")
         teacher.trainable = False
         self.student = student
         self.teacher = teacher
@@ -92,7 +94,7 @@ class Distiller(tf.keras.Model):
     def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
         """``Model.compile`` without a loss (the distribution loss is built in)."""
         if kwargs.get("loss") is not None:
-            raise ValueError(
+            raise UserInputError(
                 "Distiller's loss is the distribution loss; do not pass loss= to compile"
             )
         kwargs.pop("loss", None)
@@ -156,7 +158,7 @@ class Distiller(tf.keras.Model):
                 "name": self.name,
             }
         except NotImplementedError as error:
-            raise NotImplementedError(
+            raise UnsupportedError(
                 "Distiller.get_config needs both models to have configs (functional or "
                 "Sequential models); save the student with save_student() and weights with "
                 f"save_weights() instead ({error})"

@@ -19,7 +19,7 @@ from typing import Optional, Union
 
 import tensorflow as tf
 
-from larq_adam.errors import SetupError
+from larq_adam.errors import SetupError, UserInputError
 from larq_adam.tf_config import check_tf_config
 
 __all__ = ["STRATEGIES", "strategy", "configure_cpu_devices", "worker_run_dir"]
@@ -63,7 +63,7 @@ def strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distribute.
     if isinstance(name, str) and name.lower().startswith("tpu:"):
         name, tpu = "tpu", name.split(":", 1)[1]  # "tpu:ADDRESS", as the recipes take it
     if not isinstance(name, str) or name.lower() not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}: valid names are {list(STRATEGIES)}")
+        raise UserInputError(f"unknown strategy {name!r}: valid names are {list(STRATEGIES)}")
     name = name.lower()
     if name == "default":
         return tf.distribute.get_strategy()
@@ -89,7 +89,7 @@ def configure_cpu_devices(n: int) -> None:
         RuntimeError: devices were already initialised with another count.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer (number of logical CPUs), got {n!r}")
+        raise UserInputError(f"n must be a positive integer (number of logical CPUs), got {n!r}")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -99,7 +99,7 @@ def configure_cpu_devices(n: int) -> None:
         current = len(tf.config.list_logical_devices("CPU"))
         if current == n:
             return
-        raise RuntimeError(
+        raise SetupError(
             f"configure_cpu_devices({n}) came too late: TensorFlow has already initialised "
             f"its devices ({current} logical CPU(s)). Call it at the start of the program, "
             "before creating any tensor, model or strategy (e.g. in a fresh subprocess)"

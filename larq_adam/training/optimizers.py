@@ -57,7 +57,7 @@ from typing import Any, Dict, List, Optional, Union
 import larq as lq
 import tensorflow as tf
 
-from larq_adam.errors import UserInputError
+from larq_adam.errors import UserInputError, WrongTypeError
 from larq_adam.training.schedules import CosineDecay, LinearDecay
 
 __all__ = [
@@ -102,9 +102,9 @@ def decay_variables(model: tf.keras.Model) -> List[tf.Variable]:
     parameters or PReLU slopes (DESIGN.md "Weight decay"). The model must be built.
     """
     if not isinstance(model, tf.keras.layers.Layer):
-        raise TypeError(f"model must be a tf.keras.Model, got {type(model).__name__}")
+        raise WrongTypeError(f"model must be a tf.keras.Model, got {type(model).__name__}")
     if not getattr(model, "built", True) or not model.weights:
-        raise ValueError(
+        raise UserInputError(
             f"model {model.name!r} has no weights yet, so its weight-decay group cannot be "
             "identified: build it first (model.build(input_shape) or call it on a batch), "
             "then create the optimizer"
@@ -132,7 +132,7 @@ class _CoupledDecay:
     def _init_decay(self, coupled_weight_decay, decay_variables, decay_variable_names):
         wd = float(coupled_weight_decay)
         if not math.isfinite(wd):
-            raise ValueError(f"weight_decay must be finite, got {coupled_weight_decay!r}")
+            raise UserInputError(f"weight_decay must be finite, got {coupled_weight_decay!r}")
         self.coupled_weight_decay = wd
         variables = list(decay_variables or [])
         names = [v.name for v in variables] if variables else list(decay_variable_names or [])
@@ -163,7 +163,7 @@ class _CoupledDecay:
                 grad = grad + _const(self.coupled_weight_decay, grad.dtype) * var
             out.append((grad, var))
         if matched == 0 and (self._decay_keys or self._decay_names):
-            raise ValueError(
+            raise UserInputError(
                 "weight decay is set but none of the variables being trained is in the "
                 "optimizer's decay group: create the optimizer with make_optimizer(..., "
                 "model=M) for the model M whose variables it trains, after M is built"
@@ -430,9 +430,9 @@ class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
         if base_learning_rate is None:
             base_learning_rate = _nominal_learning_rate(learning_rate)
         if not base_learning_rate > 0:
-            raise ValueError(f"AdaBound needs a base learning rate > 0, got {base_learning_rate}")
+            raise UserInputError(f"AdaBound needs a base learning rate > 0, got {base_learning_rate}")
         if not final_lr > 0 or not gamma > 0:
-            raise ValueError(f"final_lr and gamma must be > 0, got {final_lr}, {gamma}")
+            raise UserInputError(f"final_lr and gamma must be > 0, got {final_lr}, {gamma}")
         self.base_learning_rate = float(base_learning_rate)
         self.final_lr = float(final_lr)
         self.beta_1 = float(beta_1)
@@ -531,7 +531,7 @@ def _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epo
                             exact_reference, dtype="float32"):
     if isinstance(schedule, _Schedule):
         if learning_rate is not None:
-            raise ValueError(
+            raise UserInputError(
                 "schedule is a LearningRateSchedule, which sets the learning rate itself: "
                 "pass learning_rate=None (or a schedule name with a learning_rate)"
             )
@@ -539,18 +539,18 @@ def _learning_rate_schedule(name, learning_rate, schedule, epochs, steps_per_epo
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[name]
     if isinstance(learning_rate, _Schedule):
-        raise TypeError(
+        raise WrongTypeError(
             "learning_rate must be a number; pass a LearningRateSchedule as schedule=..."
         )
     if not isinstance(schedule, str) or schedule not in SCHEDULES:
-        raise ValueError(
+        raise UserInputError(
             f"unknown schedule {schedule!r}: use one of {list(SCHEDULES)} or a "
             "tf.keras.optimizers.schedules.LearningRateSchedule instance"
         )
     if schedule == "constant":
         return float(learning_rate)
     if epochs is None or steps_per_epoch is None:
-        raise ValueError(
+        raise UserInputError(
             f"schedule={schedule!r} needs epochs and steps_per_epoch (got epochs={epochs}, "
             f"steps_per_epoch={steps_per_epoch}): pass both, e.g. steps_per_epoch="
             "ceil(num_examples / batch_size)"
@@ -573,7 +573,7 @@ def _check_learning_rate(learning_rate) -> None:
     if learning_rate is None or isinstance(learning_rate, _Schedule):
         return
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
-        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+        raise WrongTypeError(f"learning_rate must be a number, got {learning_rate!r}")
     if not math.isfinite(learning_rate) or learning_rate < 0:
         raise UserInputError(
             f"learning_rate must be a finite number >= 0, got {learning_rate!r}; the "
@@ -634,12 +634,12 @@ def _check_arguments(name, weight_decay, learning_rate, model) -> str:
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
         raise UserInputError(f"unknown optimizer {name!r}: valid names are {list(OPTIMIZERS)}")
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
-        raise TypeError(f"weight_decay must be a number, got {weight_decay!r}")
+        raise WrongTypeError(f"weight_decay must be a number, got {weight_decay!r}")
     if not math.isfinite(weight_decay):
         raise UserInputError(f"weight_decay must be finite, got {weight_decay!r}")
     _check_learning_rate(learning_rate)
     if weight_decay != 0 and model is None:
-        raise ValueError(
+        raise UserInputError(
             f"weight_decay={weight_decay} needs the model whose conv kernels and shifts it "
             "decays: pass model=<the built tf.keras.Model> (or weight_decay=0)"
         )

@@ -41,7 +41,7 @@ from larq_adam import limits
 from larq_adam.atomic import atomic_write_json, remove_partial_files
 from larq_adam.disk import check_room, check_writable
 from larq_adam.config import RunConfig
-from larq_adam.errors import LarqAdamError, RunStateError, UserInputError
+from larq_adam.errors import LarqAdamError, RunStateError, UserInputError, WrongTypeError
 from larq_adam.records import RunResult, StepResult
 from larq_adam.run_lock import run_lock
 from larq_adam.run_files import read_json
@@ -271,7 +271,7 @@ def _config(kind: str, settings: Dict[str, Any]) -> RunConfig:
     valid = sorted(set(RunConfig.__dataclass_fields__) - {"kind", *other})
     unknown = sorted(set(settings) - set(valid))
     if unknown:
-        raise TypeError(f"unknown arguments {unknown}; valid: {valid}")
+        raise WrongTypeError(f"unknown arguments {unknown}; valid: {valid}")
     return RunConfig(kind=kind, **settings)
 
 

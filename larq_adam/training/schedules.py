@@ -19,6 +19,8 @@ from typing import Union
 
 import tensorflow as tf
 
+from larq_adam.errors import UserInputError, WrongTypeError
+
 __all__ = ["LinearDecay", "CosineDecay", "WarmUp"]
 
 _Schedule = tf.keras.optimizers.schedules.LearningRateSchedule
@@ -27,9 +29,9 @@ _register = tf.keras.utils.register_keras_serializable(package="larq_adam")
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+        raise WrongTypeError(f"{name} must be a positive integer, got {value!r}")
     if int(value) <= 0:
-        raise ValueError(
+        raise UserInputError(
             f"{name} must be > 0, got {value!r}: pass the number of training epochs / "
             f"optimizer steps per epoch (e.g. ceil(num_examples / batch_size))"
         )
@@ -39,15 +41,15 @@ def _positive_int(value, name: str) -> int:
 def _dtype(value) -> str:
     dtype = tf.as_dtype(value)
     if dtype not in (tf.float32, tf.float64):
-        raise ValueError(f"a schedule computes in float32 or float64, not {dtype.name}")
+        raise UserInputError(f"a schedule computes in float32 or float64, not {dtype.name}")
     return dtype.name
 
 
 def _learning_rate(value, name: str = "initial_learning_rate") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
+        raise WrongTypeError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise UserInputError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from larq_adam.config import RunConfig
-from larq_adam.errors import CorruptFileError
+from larq_adam.errors import CorruptFileError, MissingFileError
 from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem
 from larq_adam.stages import Stage
@@ -43,7 +43,7 @@ def check_teacher_arg(teacher: Optional[str]) -> None:
     if teacher in (None, "none", "", "auto"):
         return
     if not Path(teacher).exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"teacher {teacher!r} does not exist; pass the path of a saved Keras model, "
             "'auto' to train a real-valued ResNet-18 teacher first, or 'none'")
     if str(teacher).endswith((".h5", ".hdf5")):
