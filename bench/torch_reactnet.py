@@ -20,12 +20,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from larq_adam.torch_reference.reactnet import ReActNetA, weight_decay_groups
+from larq_adam.torch_reference.reactnet import STAGES, ReActNetA, weight_decay_groups
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--stage", choices=["fp", "ba", "bw", "bnn"], default="bnn")
+    p.add_argument("--stage", choices=STAGES, default="bnn")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--classes", type=int, default=10)

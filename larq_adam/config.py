@@ -23,22 +23,14 @@ import math
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-from larq_adam import limits
+from larq_adam import limits, vocabulary
 from larq_adam.errors import UserInputError
 from larq_adam.run_files import read_json
 
 __all__ = ["RunConfig", "KINDS", "ORDERS", "STAGES", "INITS", "SELECT_ON", "TEACHER_CHOICES",
            "RUN_META_KEYS"]
 
-KINDS = ("one_step", "two_step")
-#: two-step orders -> (step 1 stage, step 2 stage), Table 4.
-ORDERS = {"babw": ("ba", "bnn"), "bwba": ("bw", "bnn")}
-STAGES = ("fp", "ba", "bw", "bnn")
-INITS = ("best", "final")
-#: what the best weights (and step 2's start) are chosen on: a validation split that is not
-#: the test split, or the test split (the authors' ImageNet protocol)
-SELECT_ON = ("validation", "test")
-TEACHER_CHOICES = ("auto", "none")
+from larq_adam.vocabulary import INITS, KINDS, ORDERS, SELECT_ON, STAGES, TEACHER_CHOICES
 #: keys the run adds to ``config.json`` beside the configuration (read back, not compared).
 RUN_META_KEYS = ("changes", "steps", "final_model", "teacher_path")
 
@@ -162,34 +154,26 @@ class RunConfig:
                                      f"{value!r} ({type(value).__name__})")
 
     def _check_choices(self) -> None:
-        from larq_adam import models  # the registries need TensorFlow: only when checked
-        from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, SCHEDULES
-        choices = {"kind": KINDS, "model": models.available(),
-                   "teacher_model": models.available(), "optimizer": DEFAULT_LEARNING_RATES,
-                   "schedule": SCHEDULES, "stage": STAGES, "order": ORDERS, "init": INITS,
-                   "select_on": SELECT_ON}
+        words = vocabulary
+        choices = {"kind": KINDS, "model": words.MODELS, "teacher_model": words.MODELS,
+                   "optimizer": words.OPTIMIZERS, "schedule": words.SCHEDULES,
+                   "stage": STAGES, "order": ORDERS, "init": INITS, "select_on": SELECT_ON}
         for key, valid in choices.items():
             if getattr(self, key) not in valid:
                 raise UserInputError(f"unknown {key} {getattr(self, key)!r}; valid: "
                                      f"{', '.join(valid)}")
-        students = [m for m in models.available() if not models.is_teacher(m)]
-        if models.is_teacher(self.model) and (self.kind, self.stage) != ("one_step", "fp"):
+        students = sorted(words.STUDENTS)
+        if self.model in words.TEACHERS and (self.kind, self.stage) != ("one_step", "fp"):
             raise UserInputError(f"model {self.model!r} is a real-valued teacher, not a binary "
                                  f"network (it trains only as one step in stage fp); valid "
                                  f"students: {', '.join(students)}")
-        if not models.is_teacher(self.teacher_model):
-            teachers = [m for m in models.available() if models.is_teacher(m)]
+        if self.teacher_model not in words.TEACHERS:
             raise UserInputError(f"teacher_model {self.teacher_model!r} is not a teacher "
-                                 f"network; valid: {', '.join(teachers)}")
-        self._check_strategy()
-
-    def _check_strategy(self) -> None:
-        from larq_adam.training.distribute import STRATEGIES
-
+                                 f"network; valid: {', '.join(words.TEACHERS)}")
         name = str(self.strategy).lower()
-        if name not in STRATEGIES and not name.startswith("tpu:"):
+        if name not in words.STRATEGIES and not name.startswith("tpu:"):
             raise UserInputError(f"unknown strategy {self.strategy!r}; valid: "
-                                 f"{', '.join(STRATEGIES)}, tpu:ADDRESS")
+                                 f"{', '.join(words.STRATEGIES)}, tpu:ADDRESS")
 
     def _check_numbers(self) -> None:
         def need(ok: bool, what: str) -> None:

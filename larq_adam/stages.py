@@ -24,6 +24,7 @@ from typing import Dict, Optional, Union
 import larq as lq
 import tensorflow as tf
 
+from larq_adam import vocabulary
 from larq_adam.errors import UserInputError
 
 # Families differ only in the activation's gradient (DESIGN.md, "Binarization").
@@ -59,6 +60,8 @@ class Stage(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+vocabulary.same_names([s.value for s in Stage], vocabulary.STAGES, what="Stage")
 
 StageLike = Union[Stage, str]
 

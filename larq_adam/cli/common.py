@@ -15,6 +15,7 @@ import tempfile
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from larq_adam import vocabulary
 from larq_adam.errors import LarqAdamError, UserInputError
 
 #: Errors a command prints as one line (exit status 2): the project's own, each naming the
@@ -377,8 +378,8 @@ def positive_float(text: str) -> float:
 
 # ----------------------------------------------------------------------------- options
 
-#: ``--allow-changes`` names (kept equal to larq_adam.training.resume.ALLOW_CHANGES by a test).
-ALLOW_CHANGES = ("lr", "learning_rate", "weight_decay")
+#: ``--allow-changes`` names (:data:`larq_adam.vocabulary.ALLOW_CHANGES`).
+ALLOW_CHANGES = tuple(vocabulary.ALLOW_CHANGES)
 STRATEGY_HELP = ("tf.distribute strategy: default, mirrored (all local GPUs), multiworker "
                  "(TF_CONFIG), or tpu / tpu:ADDRESS")
 

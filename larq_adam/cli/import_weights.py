@@ -19,12 +19,13 @@ import argparse
 import re
 from pathlib import Path
 
+from larq_adam import vocabulary
 from larq_adam.cli import common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="the PyTorch .pth.tar / .pth file to import")
-    parser.add_argument("--model", choices=("reactnet_a", "resnet18", "resnet34"),
+    parser.add_argument("--model", choices=vocabulary.PYTORCH_IMPORTABLE,
                         default="reactnet_a", help="architecture of the checkpoint")
     parser.add_argument("--stage", choices=("ba", "bnn"), default=None,
                         help="ReActNet-A: ba = a step-1 checkpoint, bnn = step 2 (default)")

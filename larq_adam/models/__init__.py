@@ -20,6 +20,7 @@ from larq_adam.models.reactnet import reactnet_a
 from larq_adam.models.strong_baseline import strong_baseline
 from larq_adam.models.teachers import resnet18, resnet34
 from larq_adam.models.zoo import birealnet, quicknet, real_to_bin
+from larq_adam import vocabulary
 from larq_adam.stages import Stage, StageLike
 from larq_adam.errors import UserInputError
 
@@ -37,6 +38,8 @@ _TEACHERS: Dict[str, Callable[..., tf.keras.Model]] = {
     "resnet18": resnet18,
     "resnet34": resnet34,
 }
+vocabulary.same_names(_BNNS, vocabulary.STUDENTS, what="larq_adam.models' binary networks")
+vocabulary.same_names(_TEACHERS, vocabulary.TEACHERS, what="larq_adam.models' teachers")
 
 
 def available() -> List[str]:

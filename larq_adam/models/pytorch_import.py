@@ -50,7 +50,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
-from larq_adam import errors
+from larq_adam import errors, vocabulary
 from larq_adam.layers import LearnableBias, RPReLU
 from larq_adam.models._common import base_channels
 from larq_adam.errors import WrongTypeError
@@ -59,7 +59,7 @@ __all__ = ["from_pytorch", "load_state_dict", "detect_architecture",
            "SUPPORTED"]
 
 INSTALL_HINT = 'pip install "larq-adam[torch]" (or pip install torch)'
-SUPPORTED = ("reactnet_a", "resnet18", "resnet34")
+SUPPORTED = vocabulary.PYTORCH_IMPORTABLE
 # Channels of the first layer at width 1.0: ReActNet-A's stem, ResNet's layer1.
 _REFERENCE_CHANNELS = {"reactnet_a": 32, "resnet18": 64, "resnet34": 64}
 _STEM_KEY = {"reactnet_a": "feature.0.conv1.weight", "resnet18": "conv1.weight",

@@ -27,10 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from larq_adam import vocabulary
 from larq_adam.errors import UserInputError
 
 STAGE_OUT_CHANNELS = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
-STAGES = ("fp", "ba", "bw", "bnn")
+STAGES = vocabulary.STAGES
 
 
 def channels_for(width: float) -> List[int]:

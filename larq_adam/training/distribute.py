@@ -19,12 +19,13 @@ from typing import Optional, Union
 
 import tensorflow as tf
 
+from larq_adam import vocabulary
 from larq_adam.errors import SetupError, UserInputError
 from larq_adam.tf_config import check_tf_config
 
 __all__ = ["STRATEGIES", "strategy", "configure_cpu_devices", "worker_run_dir"]
 
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+STRATEGIES = vocabulary.STRATEGIES
 
 def _check_tf_config() -> None:
     check_tf_config()

@@ -57,6 +57,7 @@ from typing import Any, Dict, List, Optional, Union
 import larq as lq
 import tensorflow as tf
 
+from larq_adam import vocabulary
 from larq_adam.errors import UserInputError, WrongTypeError
 from larq_adam.training.schedules import CosineDecay, LinearDecay
 
@@ -78,19 +79,11 @@ __all__ = [
 _register = tf.keras.utils.register_keras_serializable(package="larq_adam")
 _Schedule = tf.keras.optimizers.schedules.LearningRateSchedule
 
-#: Default learning rates when ``learning_rate=None`` (Table 5: the frameworks' defaults).
-DEFAULT_LEARNING_RATES = {
-    "adam": 1e-3,
-    "amsgrad": 1e-3,
-    "sgd": 0.1,
-    "rmsprop": 1e-2,
-    "adagrad": 1e-2,
-    "adadelta": 1.0,
-    "adabound": 1e-3,
-    "bop": 1e-3,
-}
-OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
-SCHEDULES = ("constant", "linear", "cosine")
+#: Default learning rates when ``learning_rate=None`` (Table 5: the frameworks' defaults),
+#: the optimizer names and the schedules: :mod:`larq_adam.vocabulary`'s.
+DEFAULT_LEARNING_RATES = vocabulary.DEFAULT_LEARNING_RATES
+OPTIMIZERS = vocabulary.OPTIMIZERS
+SCHEDULES = vocabulary.SCHEDULES
 
 
 # --------------------------------------------------------------------------- decay group

@@ -23,6 +23,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import numpy as np
 import tensorflow as tf
 
+from larq_adam import vocabulary
 from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
 
 __all__ = [
@@ -37,11 +38,7 @@ __all__ = [
 ]
 
 #: ``--allow-changes`` names -> the settings they let a resume change.
-ALLOW_CHANGES: Dict[str, Tuple[str, ...]] = {
-    "lr": ("learning_rate",),
-    "learning_rate": ("learning_rate",),
-    "weight_decay": ("weight_decay", "step1_weight_decay", "step2_weight_decay"),
-}
+ALLOW_CHANGES: Dict[str, Tuple[str, ...]] = vocabulary.ALLOW_CHANGES
 _CKPT_PREFIX = "ckpt-"
 _CORRUPT_PREFIX = "corrupt-"
 

@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import tensorflow as tf
 
-from larq_adam import limits
+from larq_adam import limits, vocabulary
 from larq_adam.atomic import atomic_write_json, remove_partial_files
 from larq_adam.disk import check_room, check_writable
 from larq_adam.config import RunConfig
@@ -61,8 +61,7 @@ STEP_FOLDERS = ("teacher", "step", "step1", "step2")
 FINAL_MODEL = "final_model.h5"
 PathLike = Union[str, os.PathLike]
 #: settings that belong to one scheme only (``one_step``/``two_step`` refuse the other's).
-_SCHEME_SETTINGS = {"one_step": ("stage", "weight_decay"),
-                    "two_step": ("order", "step1_weight_decay", "step2_weight_decay", "init")}
+_SCHEME_SETTINGS = vocabulary.SCHEME_SETTINGS
 
 
 # ----------------------------------------------------------------------------- run folder
