@@ -276,6 +276,23 @@ def load(
     return ds, _info(plan, source)
 
 
+
+def info(name: str, split: str = "test", *, image_size: Optional[int] = None,
+         augment: str = "auto", data_dir: Optional[str] = None, split_seed: int = 0,
+         validation_split: float = 0.2, manual_dir: Optional[str] = None,
+         holdout: float = 0.0, check_files: bool = False) -> DatasetInfo:
+    """The :class:`DatasetInfo` :func:`load` returns for these arguments (classes, image
+    shape, normalisation, examples) without building the pipeline: what the deployment
+    contract (``model.json``) and a run's step plan need. The same errors as :func:`load`
+    for a bad name, split, preset or missing files; ``check_files`` also checks every image
+    of a ``folder:`` split (:func:`check_image_files`)."""
+    plan = _plan(name, split, augment, image_size, None)
+    _check_holdout(plan, holdout)
+    source = _source(plan, data_dir=data_dir, manual_dir=manual_dir, split_seed=split_seed,
+                     validation_split=validation_split, check_files=check_files, seed=0,
+                     epoch=None, holdout=holdout)
+    return _info(plan, source)
+
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """What :func:`load` was asked for, names resolved: the dataset kind (and folder path),

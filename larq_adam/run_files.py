@@ -15,12 +15,13 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 from larq_adam.atomic import atomic_write_text
-from larq_adam.errors import CorruptFileError
+from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
 
-__all__ = ["MAX_JSON_DEPTH", "json_depth", "parse_json", "read_json", "read_record", "read_history", "trim_history", "h5_problem"]
+__all__ = ["MAX_JSON_DEPTH", "json_depth", "parse_json", "read_json", "read_record", "read_history", "trim_history", "h5_problem",
+           "MODEL_NAMES", "find_model"]
 
 T = TypeVar("T")
 
@@ -195,3 +196,23 @@ def h5_problem(path: PathLike, *, whole_model: bool) -> Optional[str]:
     except OSError as err:
         return str(err).splitlines()[0]
     return None
+
+
+#: the model file a finished run folder holds, in the order looked for
+MODEL_NAMES = ("final_model.h5", "final_model.keras")
+
+
+def find_model(path: Union[str, "os.PathLike[str]"]) -> Tuple[Path, Path]:
+    """``(model file, folder the export writes)`` for a run folder or a model file;
+    UserInputError when ``path`` is neither, RunStateError for a run without its model."""
+    target = Path(path)
+    if target.is_file():
+        return target, target.parent
+    if not target.is_dir():
+        raise UserInputError(f"{os.fspath(path)!r} is neither a model file nor a run folder; "
+                             "give a run folder (e.g. runs/two_step) or a .h5 / .keras file")
+    for name in MODEL_NAMES:
+        if (target / name).exists():
+            return target / name, target
+    raise RunStateError(f"no final_model.h5 in {target}; finish the run first (larq-adam "
+                        "train --resume --run-dir ...)")

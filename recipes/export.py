@@ -3,17 +3,15 @@
     python recipes/export.py RUN_DIR [--images 256] [--classifier float32|float16|int8]
                              [--uint8-input] [--device-log FILE]
 
-Loads RUN_DIR/final_model.h5, takes class-balanced test images of the run's own data
-(config.json), and calls ``la.export.check``: RUN_DIR gets model.tflite (LCE),
+Calls ``la.export.export_run``: RUN_DIR/final_model.h5, checked on class-balanced test
+images of the run's own data (config.json) with ``la.export.check``; RUN_DIR gets model.tflite (LCE),
 model_float.tflite (the FP twin), model.json (the deployment contract) and export.json
 (rendered by ``larq-adam report RUN_DIR``). Exit status 1 when the check fails.
 """
 import argparse
-import os
 import sys
 
 import larq_adam as la  # before TensorFlow: selects Keras 2
-from larq_adam.config import RunConfig
 
 
 def main(argv=None) -> int:
@@ -28,18 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--device-log", metavar="FILE", help="an lce_benchmark_model log")
     args = p.parse_args(argv)
 
-    config = RunConfig.load(args.run_dir)
-    model = la.export.load_model(os.path.join(args.run_dir, "final_model.h5"))
-    size = model.input_shape[1]
-    _, info = la.data.load(config.data, split="test", batch_size=1, image_size=size,
-                           data_dir=config.data_dir)
-    images, labels = la.data.balanced_sample(config.data, args.images, split="test",
-                                             image_size=size, data_dir=config.data_dir)
-    result = la.export.check(
-        model, images, args.run_dir, labels=labels, class_names=info.class_names,
-        normalization=(info.mean, info.std), classifier=args.classifier,
-        uint8_input=args.uint8_input, device_log=args.device_log, source="final_model.h5",
-        images_from=f"{config.data} test images (class-balanced)")
+    result = la.export.export_run(args.run_dir, images=args.images, classifier=args.classifier,
+                                  uint8_input=args.uint8_input, device_log=args.device_log)
     print(result.summary())
     return 0 if result.passed else 1
 

@@ -10,7 +10,6 @@ checked against Keras and RUN_DIR/report.md is written. Run it again to resume.
 import sys
 
 import larq_adam as la  # before tensorflow: selects Keras 2
-import tensorflow as tf
 from larq_adam.config import RunConfig
 
 
@@ -19,11 +18,7 @@ def main(run_dir: str = "runs/two_step", **changes) -> la.records.RunResult:
                        epochs=3, learning_rate=1e-3, teacher="auto", order="babw",
                        step1_weight_decay=5e-6, step2_weight_decay=0.0).replace(**changes)
     result = la.training.train(run_dir, config, resume="allow")
-    model = tf.keras.models.load_model(result.final_model_path, compile=False)
-    images, labels = la.data.balanced_sample(config.data, 256, split="test",
-                                             image_size=model.input_shape[1])
-    exported = la.export.check(model, images, run_dir, labels=labels,
-                               images_from=f"{config.data} test images")
+    exported = la.export.export_run(run_dir, config=config)  # final_model.h5, its own data
     print(f"LCE check {'PASSED' if exported.passed else 'FAILED'}; "
           f"report: {la.report.make_report(run_dir)}")
     return result

@@ -348,3 +348,35 @@ def test_compact_classifier_stores_the_fc_smaller_and_verifies_exactly(tiny, tmp
     assert 0 < rounded["rel_max_diff"] < (1e-3 if dtype == "float16" else 2e-2)
     stored = compact.as_stored(model, dtype).get_layer("fc").kernel.numpy()
     assert not np.array_equal(stored, model.get_layer("fc").kernel.numpy())
+
+
+# ----------------------------------------------------------------------------- a run's export
+
+
+def test_export_run_takes_the_callers_config_model_and_images(tmp_path):
+    """``la.export.export_run`` with what the caller holds: no model file, no config.json;
+    the contract's classes and normalisation come from the config's dataset."""
+    from larq_adam.config import RunConfig
+
+    model = tiny_reactnet(hw=32)
+    config = RunConfig(data="mnist5k", width=0.25)
+    images, labels = la.data.balanced_sample("mnist5k", 8, split="test")
+    result = la.export.export_run(tmp_path, config=config, model=model,
+                                  data=(images, labels), float_twin=False, bench_runs=1)
+    assert result.passed and result.images == "images given by the caller"
+    assert result.verify["num_images"] == 8 and result.source is None
+    info = la.data.info("mnist5k", "test")
+    contract = json.loads((tmp_path / "model.json").read_text())
+    assert contract["classes"]["names_known"]
+    assert contract["classes"]["names"] == list(info.class_names)
+    assert json.dumps(list(info.mean)) in json.dumps(contract["preprocessing"])
+    assert not (tmp_path / "model_float.tflite").exists()
+
+
+def test_data_info_is_what_load_returns_without_a_pipeline():
+    for split, holdout in (("test", 0.0), ("train", 0.1), ("holdout", 0.1)):
+        _, loaded = la.data.load("mnist5k", split, 64, holdout=holdout)
+        assert la.data.info("mnist5k", split, holdout=holdout) == loaded
+    assert la.data.info("mnist5k", "test", image_size=40).input_shape == (40, 40, 3)
+    with pytest.raises(ValueError, match="Unknown split 'dev'"):
+        la.data.info("mnist5k", "dev")

@@ -13,15 +13,12 @@ Exit status: 0 the file computes what Keras computes, 1 it does not (or a binary
 stayed float), 2 a bad argument or file (one line says which).
 """
 import argparse
-import os
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 from larq_adam.cli import common
 from larq_adam.errors import RunStateError, UserInputError
-
-MODEL_NAMES = ("final_model.h5", "final_model.keras")
-VERIFY_SEED = 0  # the verification images are the same on every export of a run
+from larq_adam.run_files import find_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,70 +44,6 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
                         "its conversion is as long as the LCE file's)")
     g.add_argument("--device-log", default=None, metavar="FILE",
                    help="an lce_benchmark_model log from a board, added to the results")
-
-
-def find_model(path: str) -> Tuple[Path, Path]:
-    """(model file, run folder) for a run folder or a model file."""
-    target = Path(path)
-    if target.is_file():
-        return target, target.parent
-    if not target.is_dir():
-        raise UserInputError(f"{path!r} is neither a model file nor a run folder; give a run "
-                             "folder (e.g. runs/two_step) or a .h5 / .keras file")
-    for name in MODEL_NAMES:
-        if (target / name).exists():
-            return target / name, target
-    raise RunStateError(f"no final_model.h5 in {target}; finish the run first (larq-adam "
-                        "train --resume --run-dir ...)")
-
-
-def _data_of(run_dir: Path, model: Any, n: int) -> Tuple[Any, Any, Any, str]:
-    """(images, labels, info, description) for verification: the run's own test split, or
-    random images when the run's data cannot be read (with a note)."""
-    import numpy as np
-
-    import larq_adam as la
-    from larq_adam.config import RunConfig
-
-    config = RunConfig.load(run_dir) if (run_dir / "config.json").exists() else None
-    size = int(model.input_shape[1])
-    if config is not None:
-        try:
-            _, info = la.data.load(config.data, split="test", batch_size=1, image_size=size,
-                                   data_dir=config.data_dir)
-            images, labels = la.data.balanced_sample(
-                config.data, n, seed=VERIFY_SEED, split="test",
-                image_size=size, data_dir=config.data_dir)
-            return images, labels, info, f"{config.data} test images (class-balanced)"
-        except (ImportError, OSError, ValueError) as err:
-            print(f"[export] cannot read {config.data!r} ({common.one_line(err)}); verifying "
-                  "on random images")
-    rng = np.random.default_rng(VERIFY_SEED)
-    images = rng.normal(size=(n, *model.input_shape[1:])).astype("float32")
-    return images, None, None, "random images"
-
-
-def export_run(path: str, *, model: Optional[Any] = None, images: int = 256,
-               bench_runs: int = 10, classifier: str = "float32", uint8_input: bool = False,
-               device_log: Optional[str] = None, trust_model: bool = False,
-               float_twin: bool = True) -> Any:
-    """Export a run folder's (or a model file's) model with ``la.export.check``; the files
-    land in the run folder. Returns the ExportResult. A model file with ``Lambda`` layers or
-    unknown classes (code that runs on load) is refused unless ``trust_model``;
-    ``float_twin=False`` skips the float TFLite file (size and latency comparison only)."""
-    import larq_adam as la
-
-    model_path, run_dir = find_model(path)
-    if model is None:
-        model = la.export.load_model(model_path, trust=trust_model, opt_in="--trust-model")
-    x, y, info, described = _data_of(run_dir, model, images)
-    return la.export.check(
-        model, x, run_dir, labels=y,
-        class_names=None if info is None else list(info.class_names),
-        normalization=None if info is None else (tuple(info.mean), tuple(info.std)),
-        classifier=classifier, uint8_input=uint8_input, benchmark_runs=bench_runs,
-        source=os.fspath(model_path), images_from=described, device_log=device_log,
-        float_twin=float_twin)
 
 
 def print_result(result: Any) -> None:
@@ -140,10 +73,10 @@ def run_folder(args: argparse.Namespace) -> Optional[Path]:
 def run(args: argparse.Namespace) -> int:
     import larq_adam as la
 
-    result = export_run(args.path, images=args.images, bench_runs=args.bench_runs,
-                        classifier=args.classifier, uint8_input=args.uint8_input,
-                        device_log=args.device_log, trust_model=args.trust_model,
-                        float_twin=not args.no_float_twin)
+    result = la.export.export_run(
+        args.path, images=args.images, bench_runs=args.bench_runs, classifier=args.classifier,
+        uint8_input=args.uint8_input, device_log=args.device_log, trust_model=args.trust_model,
+        float_twin=not args.no_float_twin)
     print_result(result)
     _, run_dir = find_model(args.path)
     if (run_dir / "config.json").exists():  # a run folder: its report gets the export

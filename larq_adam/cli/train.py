@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
+from larq_adam import vocabulary as words
 from larq_adam.cli import common, export_run
 from larq_adam.errors import UserInputError
 
@@ -46,30 +47,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--config", default=None, metavar="RUN/config.json",
                    help="run a saved configuration again (other training options refused)")
     g.add_argument("--optimizer", default="adam",
-                   help="adam, sgd, rmsprop, adagrad, adadelta, amsgrad or adabound")
+                   help=", ".join(words.OPTIMIZERS))
     g.add_argument("--lr", "--learning-rate", type=common.ranged("learning_rate"),
                    default=DEFAULTS["lr"],
                    help="initial learning rate of every step")
-    g.add_argument("--schedule", default="linear", choices=("linear", "cosine", "constant"),
+    g.add_argument("--schedule", default="linear", choices=words.SCHEDULES,
                    help="learning-rate schedule per step (linear to 0 is the paper's)")
     g.add_argument("--one-step", action="store_true",
                    help="one step in --stage with --weight-decay instead of two steps")
-    g.add_argument("--stage", default="bnn", choices=("fp", "ba", "bw", "bnn"),
+    g.add_argument("--stage", default="bnn", choices=words.STAGES,
                    help="stage of the one step")
     g.add_argument("--weight-decay", type=common.finite_float, default=0.0,
                    help="coupled L2 on the latent weights of the one step")
-    g.add_argument("--order", choices=("babw", "bwba"), default="babw",
+    g.add_argument("--order", choices=tuple(words.ORDERS), default="babw",
                    help="babw: step 1 binarizes activations (the paper's); bwba: weights")
     g.add_argument("--step1-weight-decay", type=common.finite_float, default=5e-6,
                    help="coupled L2 on the latent weights in step 1 (paper: 5e-6)")
     g.add_argument("--step2-weight-decay", type=common.finite_float, default=0.0,
                    help="coupled L2 on the latent weights in step 2 (paper: 0)")
-    g.add_argument("--step2-init", "--init", choices=("best", "final"), default="best",
+    g.add_argument("--step2-init", "--init", choices=words.INITS, default="best",
                    help="step 2 starts from step 1's best-validation or final weights")
     g.add_argument("--no-analysis", "--analysis", action=common.NegatedFlag,
                    help="skip the paper's measurement callbacks (FF, C2I, CAM, saturation); "
                         "--analysis runs them, the default")
-    g.add_argument("--select-on", choices=("validation", "test"), default="validation",
+    g.add_argument("--select-on", choices=words.SELECT_ON, default="validation",
                    help="split the best weights and step 2's start are chosen on: a "
                         "validation split (the dataset's own, else --holdout of train), or "
                         "the test split (the authors' ImageNet protocol; --preset imagenet)")
@@ -194,8 +195,8 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
         return _print_complete(run_dir, result, export=not args.no_export)
     status, exported = 0, None
     if not args.no_export:
-        exported = export_run.export_run(
-            result.final_model_path, images=args.images, bench_runs=args.bench_runs,
+        exported = la.export.export_run(
+            result.final_model_path, config=config, images=args.images, bench_runs=args.bench_runs,
             classifier=args.classifier, uint8_input=args.uint8_input,
             device_log=args.device_log, float_twin=not args.no_float_twin)
         export_run.print_result(exported)

@@ -18,7 +18,9 @@ converts a trained Keras model and checks the result instead of trusting it:
   ``LceBconv2d``; raises :class:`NotBinaryError` when a fully binary layer stayed float;
 * :func:`benchmark` (:mod:`.bench`) - latency in LCE's (or TFLite's) interpreter, size;
 * :mod:`.device_log` - the timing in an ``lce_benchmark_model`` log from a device;
-* :func:`load_model` (:mod:`.loading`) - a saved model, Larq's warning shown once.
+* :func:`load_model` (:mod:`.loading`) - a saved model, Larq's warning shown once;
+* :func:`export_run` (:mod:`.run_export`) - :func:`check` of a trained run's model on its
+  own data, with what the caller already holds (config, model, images).
 
 Example::
 
@@ -36,12 +38,14 @@ from larq_adam.export.loading import larq_warnings_once, load_model
 from larq_adam.export.ops import op_report
 from larq_adam.export.pipeline import ExportResult, check
 from larq_adam.export.rewrite import CorrectedAdd, float_twin, lce_ready, with_pad_values
+from larq_adam.export.run_export import export_run
 from larq_adam.export.testing import randomize_like_trained
 from larq_adam.export.verification import (DEFAULT_ATOL, DEFAULT_MIN_TOP1,
                                            DEFAULT_NOISE_FACTOR, DEFAULT_RTOL, verify)
 
 __all__ = [
     "check",
+    "export_run",
     "ExportResult",
     "ExportMismatchError",
     "NotBinaryError",

@@ -88,7 +88,8 @@ def load_run_data(config: RunConfig) -> RunData:
     common = dict(image_size=config.image_size, data_dir=config.data_dir, seed=config.seed,
                   max_batches=config.max_steps_per_epoch)
     name, batch = config.data, config.batch_size
-    _, test_info = data_lib.load(name, "test", batch, shuffle=False, epoch=0, **common)
+    test_info = data_lib.info(name, "test", image_size=config.image_size,
+                              data_dir=config.data_dir, check_files=True)
     val_split, holdout, selection = selection_split(config)
     fixed = dict(common, holdout=holdout)  # the held-out part: one for every seed
     _, train_info = data_lib.load(name, "train", batch, shuffle=True, epoch=0, **fixed)
@@ -106,7 +107,8 @@ def load_run_data(config: RunConfig) -> RunData:
 
     validation, validation_steps = None, 0
     if val_split is not None:
-        _, val_info = data_lib.load(name, val_split, batch, shuffle=False, epoch=0, **fixed)
+        val_info = data_lib.info(name, val_split, image_size=config.image_size,
+                                 data_dir=config.data_dir, holdout=holdout)
         validation = split_feed(val_split, **fixed)
         validation_steps = _capped(val_info.steps_per_epoch(batch), config.max_steps_per_epoch)
     probe, _ = data_lib.balanced_sample(name, 32, seed=config.seed, split="test",
