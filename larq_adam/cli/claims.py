@@ -31,11 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from larq_adam.experiments import claims
+    from larq_adam.experiments import claim_tables, claims
 
     board = claims.run(args.run_dir, seeds=args.seeds, quick=args.quick, resume=args.resume,
                        verbose=0 if args.quiet else 1, only=args.only)
-    print(board.markdown())
+    print(claim_tables.markdown(board))
     common.print_paths([f"{args.run_dir}/scoreboard.md", f"{args.run_dir}/scoreboard.json",
                         f"{args.run_dir}/figures/"])
     return 0
