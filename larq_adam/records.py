@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
+from larq_adam import formats
 from larq_adam.errors import CorruptFileError, WrongTypeError
 
 __all__ = ["StepResult", "RunResult"]
@@ -65,8 +66,7 @@ class StepResult:
         """One line: stage, decay, the final weights' test top-1 (and with re-estimated BN
         statistics) and top-5, the best weights' epoch with their validation and test
         top-1, FF, C2I, time."""
-        ff = f"{self.ff_ratio:.3e}" if self.ff_ratio is not None else "-"
-        c2i = f"{self.c2i_ratio:.4f}" if self.c2i_ratio is not None else "-"
+        ff, c2i = formats.sci(self.ff_ratio, 3), formats.fix(self.c2i_ratio, 4)
         recal = (f" (re-estimated BN {self.recalibrated_accuracy:.4f})"
                  if self.recalibrated_accuracy is not None else "")
         best = ""

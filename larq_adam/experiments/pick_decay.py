@@ -51,6 +51,7 @@ import numpy as np
 
 from larq_adam import run_files
 from larq_adam.errors import RunStateError, UserInputError
+from larq_adam.formats import number
 
 __all__ = ["TABLE1", "FF_FACTOR", "BIND_FACTOR", "Trial", "Pick", "apply_rule",
            "initial_signs", "run"]
@@ -249,7 +250,8 @@ def _check_candidates(candidates: Sequence[float], decay_scale: float) -> List[f
 
 
 def _fmt(value: float, spec: str = ".3g") -> str:
-    return format(value, spec) if math.isfinite(value) else str(value)
+    """A trial's number; an infinite ratio (a reference of 0) as ``inf``."""
+    return number(value, spec, missing=str(value))
 
 
 def _markdown(pick: Pick, figure: Optional[str]) -> str:

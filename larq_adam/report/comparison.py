@@ -12,7 +12,7 @@ import numpy as np
 from larq_adam.atomic import atomic_write_text
 from larq_adam.errors import UserInputError
 from larq_adam.report import series
-from larq_adam.report.cells import finite
+from larq_adam.formats import finite
 from larq_adam.report.figures import (accuracy_figure, activation_figure, cam_figure,
                                       ff_figure, lr_sweep_figure, update_cam_figure,
                                       weight_figure)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence
 
 from larq_adam.errors import CorruptFileError
-from larq_adam.report.cells import finite, megabytes, ms
+from larq_adam.formats import finite, megabytes, ms, number
 from larq_adam.run_files import read_json
 
 __all__ = ["EXPORT_FILE", "EXPORT_HEADING", "read_export", "export_section",
@@ -44,7 +44,7 @@ def read_export(run_dir: Path) -> Optional[Mapping[str, Any]]:
 
 
 def _g(value: Any, spec: str = ".3g") -> str:
-    return format(float(value), spec) if finite(value) else "-"
+    return number(value, spec)
 
 
 def _file_row(label: str, info: Mapping[str, Any], bench: Optional[Mapping[str, Any]]) -> str:
@@ -117,23 +117,19 @@ def _ops_block(ops: Optional[Mapping[str, Any]]) -> List[str]:
               + (f" for {keras} fully binary Keras layers" if keras is not None else "")
               + f"; float convs {ops.get('float_convs', '-')}, fully connected "
               f"{ops.get('fully_connected', '-')}. Binary MACs "
-              f"{_g(_scaled(ops.get('binary_macs'), 1e-6), '.1f')} M of "
-              f"{_g(_scaled(ops.get('total_macs'), 1e-6), '.1f')} M "
-              f"({_g(_scaled(ops.get('binary_mac_share'), 100), '.1f')}%; "
-              f"{_g(_scaled(ops.get('binary_conv_mac_share'), 100), '.1f')}% of convolution "
+              f"{number(ops.get('binary_macs'), '.1f', scale=1e-6)} M of "
+              f"{number(ops.get('total_macs'), '.1f', scale=1e-6)} M "
+              f"({number(ops.get('binary_mac_share'), '.1f', scale=100)}%; "
+              f"{number(ops.get('binary_conv_mac_share'), '.1f', scale=100)}% of convolution "
               "MACs).", ""]
     if ops.get("not_binary"):
         lines += [f"**Not binary in the converted model:** {', '.join(ops['not_binary'])}.", ""]
     return lines
 
 
-def _scaled(value: Any, factor: float) -> Optional[float]:
-    return float(value) * factor if finite(value) else None
-
-
 def _pct(value: Any) -> str:
     """A share in [0, 1] as ``"100.0%"`` (``"-"`` when not recorded)."""
-    return f"{_g(_scaled(value, 100), '.1f')}%" if finite(value) else "-"
+    return number(value, ".1f", scale=100, suffix="%")
 
 
 def _criterion(ver: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from larq_adam.atomic import atomic_path
 from larq_adam.errors import UserInputError
-from larq_adam.report.cells import finite
+from larq_adam.formats import finite
 from larq_adam.report.read import PathLike
 
 __all__ = ["save_figure", "accuracy_figure", "activation_figure", "cam_figure",

@@ -20,7 +20,7 @@ from larq_adam.analysis.latent import kernel_of
 from larq_adam.errors import UntrustedFileError
 from larq_adam.models import count_ops
 from larq_adam.models._common import quiet_larq
-from larq_adam.report.cells import count, sci
+from larq_adam.formats import count, sci
 from larq_adam.report.read import RunData
 from larq_adam.report.tables import markdown_table
 from larq_adam.run_files import h5_problem

@@ -17,7 +17,7 @@ import numpy as np
 from larq_adam.analysis.records import load_records
 from larq_adam.errors import UserInputError
 from larq_adam.records import StepResult
-from larq_adam.report.cells import finite
+from larq_adam.formats import finite
 from larq_adam.run_files import read_history, read_json
 
 __all__ = ["PathLike", "StepData", "RunData", "load_run", "read_optional_json", "STEP_NAMES"]

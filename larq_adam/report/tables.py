@@ -7,7 +7,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from larq_adam.errors import UserInputError
-from larq_adam.report.cells import fix, num, pct, sci
+from larq_adam.formats import fix, num, pct, sci
 from larq_adam.report.read import RunData, StepData
 from larq_adam.report.series import run_curve
 from larq_adam.report.top1 import best_cell, final_cell

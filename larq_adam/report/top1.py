@@ -10,7 +10,7 @@ step records it.
 """
 from typing import List, Optional, Tuple
 
-from larq_adam.report.cells import finite, pct
+from larq_adam.formats import finite, pct
 from larq_adam.report.read import RunData, StepData
 
 __all__ = ["FAR_BELOW", "RESULT_EPOCH_BASE", "BN_HEADING", "best_epoch", "epoch_of",
