@@ -17,7 +17,7 @@ from larq_adam import _keras2  # must run before TensorFlow resolves tf.keras
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("analysis", "atomic", "cli", "compact", "config", "data", "errors",
+_SUBMODULES = ("analysis", "atomic", "cli", "config", "data", "errors",
                "experiments", "export", "layers", "models", "quantized", "records", "report",
                "run_files", "stages", "training")
 

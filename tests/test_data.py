@@ -453,7 +453,7 @@ def test_bad_numbers_are_refused_with_user_input_errors():
     with pytest.raises(errors.UserInputError, match="batch_size"):
         data.load("mnist5k", "test", "8")
     with pytest.raises(errors.UserInputError, match="Unknown dataset 'mnist'"):
-        data.check("mnist")
+        data.check_available("mnist")
 
 
 # ----------------------------------------------------------------------------- bad folders
@@ -469,11 +469,11 @@ def test_corrupt_images_are_named_before_any_training(tmp_path):
     _write_pngs(str(tmp_path), per_class=3)
     _write_jpeg(tmp_path / "ant" / "photo.jpg")
     assert data.image_file_problem(str(tmp_path / "ant" / "photo.jpg")) is None
-    data.check(f"folder:{tmp_path}")
+    data.check_available(f"folder:{tmp_path}")
     whole = (tmp_path / "ant" / "photo.jpg").read_bytes()
     (tmp_path / "ant" / "photo.jpg").write_bytes(whole[: len(whole) // 2])  # truncated
     (tmp_path / "bee" / "img1.png").write_bytes(b"<html>not a picture</html>")
-    for call in (lambda: data.check(f"folder:{tmp_path}"),
+    for call in (lambda: data.check_available(f"folder:{tmp_path}"),
                  lambda: data.load(f"folder:{tmp_path}", "train", 4, image_size=16)):
         with pytest.raises(errors.CorruptFileError,
                            match=r"photo\.jpg: truncated or corrupt JPEG .*and 1 more bad "
@@ -492,7 +492,7 @@ def test_one_class_folder_is_refused(tmp_path):
             f.unlink()
         (tmp_path / name).rmdir()
     with pytest.raises(errors.UserInputError, match="one class subfolder .*at least two"):
-        data.check(f"folder:{tmp_path}")
+        data.check_available(f"folder:{tmp_path}")
 
 
 def test_jpeg_folder_trains_with_imagenet_augmentation(tmp_path):
@@ -609,7 +609,7 @@ def test_a_tfds_builder_is_prepared_and_loaded_through_load(tmp_path):
     assert info.augment == "imagenet" and info.mean == data.IMAGENET_MEAN
     _, test_info = data.load(name, "test", batch_size=4, image_size=8, data_dir=str(tmp_path))
     assert test_info.num_examples == 6 and test_info.split == "test"
-    data.check(name, data_dir=str(tmp_path))
+    data.check_available(name, data_dir=str(tmp_path))
     with pytest.raises(errors.UserInputError, match="has no split 'validation'.*train, test"):
         data.load(name, "validation", batch_size=4, image_size=8, data_dir=str(tmp_path))
 
@@ -633,7 +633,7 @@ def test_a_tfds_set_that_cannot_download_is_one_line_naming_where_its_files_go(t
 ])
 def test_tfds_names_are_checked(name, says):
     with pytest.raises(errors.UserInputError, match=says):
-        data.check(name)
+        data.check_available(name)
 
 
 # ----------------------------------------------------------------------------- holdout

@@ -323,7 +323,7 @@ def test_recipe_exports_a_run_dir_with_its_contract(tmp_path):
 @pytest.mark.parametrize("dtype,bytes_per_weight", [("float16", 2), ("int8", 1)])
 def test_compact_classifier_stores_the_fc_smaller_and_verifies_exactly(tiny, tmp_path, dtype,
                                                                        bytes_per_weight):
-    from larq_adam import compact
+    from larq_adam.export import compact
 
     model, info, _ = tiny
     with open(info["path"], "rb") as f:

@@ -116,7 +116,7 @@ def test_uint8_input_puts_the_normalisation_into_the_graph(tmp_path):
     assert contract["classes"]["names_known"] is False
     from larq_compute_engine.tflite.python.interpreter import Interpreter
     got = Interpreter((tmp_path / "model.tflite").read_bytes()).predict(pixels)
-    want = la.compact.as_stored(model, "float16")(images).numpy()
+    want = la.export.compact.as_stored(model, "float16")(images).numpy()
     assert np.abs(got - want).max() <= ex.DEFAULT_ATOL + ex.DEFAULT_RTOL * np.abs(want).max()
     with pytest.raises(UserInputError, match="takes uint8 pixels"):
         ex.verify(ex.with_preprocessing(model, NORM), tmp_path / "model.tflite", images)

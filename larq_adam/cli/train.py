@@ -185,7 +185,7 @@ def run(args: argparse.Namespace, *, defaults: Dict[str, Any]) -> int:
         common.check_teacher(args)
         config = build_config(args)
     common.check_run_dir(args)
-    la.data.check(config.data, data_dir=config.data_dir)
+    la.data.check_available(config.data, data_dir=config.data_dir)
     finished = bool(args.resume) and is_finished(args.run_dir)
     result = la.training.train(args.run_dir, config, resume=args.resume,
                                allow_changes=tuple(args.allow_changes),

@@ -77,7 +77,8 @@ from larq_adam.data.sources import (
 from larq_adam.data.passes import (
     batched_passes)
 from larq_adam.data.load import (
-    available, split_names, load, info, HOLDOUT_SPLIT, holdout_mask, check, has_own_validation)
+    available, split_names, load, info, HOLDOUT_SPLIT, holdout_mask, check_available,
+    has_own_validation)
 from larq_adam.data.sample import (
     balanced_sample)
 
@@ -89,7 +90,7 @@ __all__ = [
     "IMAGENET_RESIZE_RATIO", "IMAGENET_STD", "IMAGE_EXTENSIONS", "LIGHTING_ALPHASTD",
     "MNIST5K_MEAN", "MNIST5K_STD", "ManualDownloadError", "PRESETS", "SHUFFLE_BUFFER",
     "SPECS", "Source", "available", "balanced_order", "balanced_sample", "batched_passes",
-    "check", "check_image_files", "check_imagenet_manual_dir", "cifar_train",
+    "check_available", "check_image_files", "check_imagenet_manual_dir", "cifar_train",
     "decode_crop", "folder_files", "has_own_validation", "holdout_mask",
     "image_file_problem", "imagenet_eval", "imagenet_eval_geometry", "imagenet_train",
     "info", "load", "make_transform", "mnist5k_arrays", "mnist5k_split_indices",

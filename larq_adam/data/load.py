@@ -1,5 +1,5 @@
 """The public calls: :func:`load` (a split as a batched ``tf.data`` pipeline and its
-:class:`DatasetInfo`), :func:`info` (the record alone), :func:`check` (raise now what
+:class:`DatasetInfo`), :func:`info` (the record alone), :func:`check_available` (raise now what
 ``load`` would raise), the held-out part of train for model selection."""
 import dataclasses
 from typing import List, Optional, Sequence, Tuple
@@ -236,8 +236,9 @@ def _info(plan: _Plan, source: Source) -> DatasetInfo:
                        mean=tuple(plan.spec.mean), std=tuple(plan.spec.std))
 
 
-def check(name: str, *, data_dir: Optional[str] = None, manual_dir: Optional[str] = None,
-          split_seed: int = 0, validation_split: float = 0.2) -> None:
+def check_available(name: str, *, data_dir: Optional[str] = None,
+                    manual_dir: Optional[str] = None, split_seed: int = 0,
+                    validation_split: float = 0.2) -> None:
     """Raise now the error :func:`load` would raise for ``name``'s name or files.
 
     Builds no pipeline and writes nothing: an unknown name (:class:`UserInputError`); a

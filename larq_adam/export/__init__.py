@@ -29,7 +29,7 @@ Example::
                              normalization=(info.mean, info.std))
     print(result.summary())                      # result.passed, runs/x/model.json, ...
 """
-from larq_adam.export import contract, device_log  # noqa: F401  (modules of the API)
+from larq_adam.export import compact, contract, device_log  # noqa: F401  (modules of the API)
 from larq_adam.export.base import ExportMismatchError, NotBinaryError
 from larq_adam.export.bench import benchmark
 from larq_adam.export.contract import Preprocess, to_pixels, with_preprocessing

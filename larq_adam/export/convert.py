@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 
 import tensorflow as tf
 
-from larq_adam import compact
+from larq_adam.export import compact
 from larq_adam.export.base import PathLike, student, write_file
 from larq_adam.export.rewrite import float_twin, lce_ready
 from larq_adam.quantized import fully_binary_layers
@@ -63,7 +63,7 @@ def to_lce(model: Any, path: PathLike, *, verbose: bool = True, classifier: str 
         verbose: print a progress line before and after (big nets take 40-60 s).
         classifier: storage of the real-valued FC weights (Table 3's float layer): "float32",
             or "float16" / "int8" (per-unit scale) behind a DEQUANTIZE op
-            (:func:`larq_adam.compact.compact_classifier`); verify such a file with
+            (:func:`larq_adam.export.compact.compact_classifier`); verify such a file with
             ``verify(..., classifier=...)``.
         **converter_kwargs: passed to ``larq_compute_engine.convert_keras_model``
             (e.g. ``target="xcore"``).

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from larq_adam import compact
+from larq_adam.export import compact
 from larq_adam.atomic import atomic_write_json
 from larq_adam.errors import CorruptFileError, UserInputError, WrongTypeError
 from larq_adam.export import device_log as device_logs

@@ -10,7 +10,7 @@ from typing import Any, Dict, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from larq_adam import compact
+from larq_adam.export import compact
 from larq_adam.errors import UserInputError
 from larq_adam.export.base import ExportMismatchError, PathLike, read_flatbuffer, student
 
@@ -210,7 +210,7 @@ def verify(model: Any, path: Union[PathLike, bytes], images: Any, *,
         raise_on_mismatch: raise :class:`ExportMismatchError` on failure (else report it).
         classifier: the FC storage the file was written with (``to_lce(classifier=)``):
             Keras computes with the FC weights rounded the same way
-            (:func:`larq_adam.compact.as_stored`), so the comparison stays exact.
+            (:func:`larq_adam.export.compact.as_stored`), so the comparison stays exact.
 
     Returns:
         dict with ``max_abs_diff``, ``mean_abs_diff``, ``logit_scale``, ``rel_max_diff``,
