@@ -64,13 +64,13 @@ def main() -> None:
     import tensorflow as tf
     from larq_adam.config import RunConfig
     from larq_adam.training.bn_stats import moving_statistics, recalibrate_bn
-    from larq_adam.training.data_feed import load_run_data
+    from larq_adam.training.data_feed import load_run_feeds
     from larq_adam.training.step import Step
 
     step_dir = Path(args.run) / args.step
     record = json.loads((step_dir / "config.json").read_text())
     step = Step(**{k: v for k, v in record.items() if k in Step.__dataclass_fields__})
-    data = load_run_data(RunConfig.from_json(record["run"], where=str(step_dir)))
+    data = load_run_feeds(RunConfig.from_json(record["run"], where=str(step_dir)))
     model = la.models.build_model(**step.build_kwargs(data.info))
     checkpoints = tf.train.get_checkpoint_state(str(step_dir / "checkpoints"))
     print(f"{'checkpoint':>10} {'moving':>7} {'batch':>7} {'recal-all':>9} "

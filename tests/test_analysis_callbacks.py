@@ -224,7 +224,7 @@ def test_cam_stats_log_pooled_cam_sdam_and_the_last_iterations_update_cam(tmp_pa
     snaps = Snapshots()
     cb = la.analysis.CAMStats(record_dir=str(tmp_path))
     hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False, callbacks=[cb, snaps])
-    layers = la.analysis.binary_layers(model)
+    layers = la.analysis.binarizable_layers(model)
     for e in range(2):
         after, before = snaps.epochs[e][-1], snaps.epochs[e][-2]
         cams = np.concatenate([la.analysis.cam(k) for k in after])
@@ -431,7 +431,7 @@ def test_binary_layers_and_their_inputs_are_found_in_the_projects_reactnet_a():
                                       num_classes=10, width=0.25)
         shapes[stage] = [tuple(k.shape) for k in la.analysis.binary_kernels(model)]
         tensors, layers = _binary_inputs(model)
-        assert layers == la.analysis.binary_layers(model)
+        assert layers == la.analysis.binarizable_layers(model)
         assert [t.shape[-1] for t in tensors] == [s[-2] for s in shapes[stage]]
     assert shapes["ba"] == shapes["bnn"] and len(shapes["bnn"]) > 10
     assert all(len(s) == 4 for s in shapes["bnn"])
@@ -451,7 +451,7 @@ def test_callbacks_in_a_fit_of_the_projects_reactnet_a(tmp_path):
     assert hist.history["ff_ratio"][0] == sum(flips) / (n_total * 2)
     recs = la.analysis.load_records(str(tmp_path))
     assert sorted(recs) == sorted(la.analysis.RECORD_KINDS)
-    assert len(recs["saturation"][0]["layer_names"]) == len(la.analysis.binary_layers(model))
+    assert len(recs["saturation"][0]["layer_names"]) == len(la.analysis.binarizable_layers(model))
 
 
 # --------------------------------------------------------------------------- distribution

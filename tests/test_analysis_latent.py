@@ -42,7 +42,7 @@ def _small_model(stage="bnn"):
 @pytest.mark.parametrize("stage", ["fp", "ba", "bw", "bnn"])
 def test_binary_layers_finds_quant_layers_in_order_including_nested_in_every_stage(stage):
     model = _small_model(stage)
-    assert [l.name for l in la.analysis.binary_layers(model)] == ["qc1", "qdw", "qd"]
+    assert [l.name for l in la.analysis.binarizable_layers(model)] == ["qc1", "qdw", "qd"]
     kernels = la.analysis.binary_kernels(model)
     assert [tuple(k.shape) for k in kernels] == [(3, 3, 4, 6), (3, 3, 6, 1), (6, 5)]
     assert all(isinstance(k, tf.Variable) for k in kernels)
@@ -66,13 +66,13 @@ def test_binary_layers_trainable_only_skips_frozen_models():
     teacher.trainable = False
     inp = tf.keras.Input((8, 8, 3))
     both = tf.keras.Model(inp, [student(inp), teacher(inp)])
-    assert len(la.analysis.binary_layers(both)) == 6
-    assert len(la.analysis.binary_layers(both, trainable_only=True)) == 3
+    assert len(la.analysis.binarizable_layers(both)) == 6
+    assert len(la.analysis.binarizable_layers(both, trainable_only=True)) == 3
 
 
 def test_binary_layers_rejects_non_models():
     with pytest.raises(TypeError, match="Keras model"):
-        la.analysis.binary_layers(np.zeros(3))
+        la.analysis.binarizable_layers(np.zeros(3))
 
 
 # --------------------------------------------------------------------------- FF / C2I

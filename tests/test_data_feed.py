@@ -59,7 +59,7 @@ def test_a_global_batch_that_does_not_split_over_the_workers_is_refused():
 
 def test_a_run_selects_on_a_held_out_part_of_train_and_reports_the_test_split():
     config = RunConfig(data="mnist5k", batch_size=100)
-    run = data_feed.load_run_data(config)
+    run = data_feed.load_run_feeds(config)
     assert not run.selects_on_test and "10% of each class of train held out" in run.selection
     assert run.info.num_examples == 3600 and run.steps_per_epoch == 36
     assert run.validation_steps == 4 and run.test_steps == 10
@@ -68,7 +68,7 @@ def test_a_run_selects_on_a_held_out_part_of_train_and_reports_the_test_split():
 
 
 def test_the_imagenet_protocol_selects_on_the_reported_split():
-    run = data_feed.load_run_data(RunConfig(data="mnist5k", batch_size=100, select_on="test"))
+    run = data_feed.load_run_feeds(RunConfig(data="mnist5k", batch_size=100, select_on="test"))
     assert run.selects_on_test and run.validation is None and run.info.num_examples == 4000
     assert data_feed.selection_split(RunConfig(select_on="test"))[0] is None
     with pytest.raises(UserInputError, match="holdout"):

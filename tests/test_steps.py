@@ -195,7 +195,7 @@ def _synthetic_data(nan_at=None, epochs=3):
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(32)
 
     info = SimpleNamespace(input_shape=(32, 32, 3), num_classes=10, num_examples=64)
-    return data_feed.RunData(train_from, test, info, images[:8], batch_size=32,
+    return data_feed.RunFeeds(train_from, test, info, images[:8], batch_size=32,
                              steps_per_epoch=2, test_steps=2)
 
 

@@ -4,8 +4,8 @@ Everything here is a plain function of arrays (numpy arrays, tf tensors or varia
 all accepted) or of a Keras model; :mod:`larq_adam.analysis.callbacks` applies the same
 definitions during ``fit``. Equation numbers refer to the paper (Liu, Shen et al. 2021).
 
-* :func:`binary_layers`, :func:`binary_kernels` - the binarizable layers of a model and their
-  *latent* (real-valued) kernels, in every stage (in FP/BA the kernels are real, but they are
+* :func:`binarizable_layers`, :func:`binary_kernels` - the binarizable layers of a model and
+  their *latent* (real-valued) kernels, in every stage (in FP/BA the kernels are real, but they are
   still "the binarized layers' latent weights" of the paper's analysis).
 * :func:`flip_fraction` - Eq. 4-5: the share of latent weights whose sign changed.
 * :func:`c2i_ratio` - Eq. 6-7, with Table 1's definition (see its docstring).
@@ -36,7 +36,7 @@ from larq_adam.errors import UserInputError
 __all__ = [
     "BINARY_LAYER_TYPES",
     "Histogram",
-    "binary_layers",
+    "binarizable_layers",
     "binary_kernels",
     "kernel_of",
     "channel_view",
@@ -57,8 +57,8 @@ Arrays = Union[ArrayLike, Sequence[ArrayLike]]
 BINARY_LAYER_TYPES = quantized.BINARIZABLE_TYPES
 
 
-def binary_layers(model: tf.keras.layers.Layer, trainable_only: bool = False
-                  ) -> List[tf.keras.layers.Layer]:
+def binarizable_layers(model: tf.keras.layers.Layer, trainable_only: bool = False
+                       ) -> List[tf.keras.layers.Layer]:
     """The binarizable layers of ``model`` (Sec. 3.3: "the binarized layers"), nested included:
     :func:`larq_adam.quantized.binarizable_layers`, whose latent weights Eq. 3-7 measure in
     every stage (FP, BA, BW and BNN find the same layers)."""
@@ -90,12 +90,13 @@ def binary_kernels(
     These are the real-valued variables the optimizer updates; in the BNN stage the forward
     pass uses ``mean(|W|) * sign(W)`` of them (Eq. 2). In FP/BA stages the same layers'
     real weights are returned, so the measurements compare like with like across stages.
-    See :func:`binary_layers` for which layers count and their order.
+    See :func:`binarizable_layers` for which layers count and their order.
 
     >>> # doctest: +SKIP
     >>> [k.shape for k in binary_kernels(model)]
     """
-    return [kernel_of(layer) for layer in binary_layers(model, trainable_only=trainable_only)]
+    layers = binarizable_layers(model, trainable_only=trainable_only)
+    return [kernel_of(layer) for layer in layers]
 
 
 def channel_view(layer: tf.keras.layers.Layer, kernel: ArrayLike) -> ArrayLike:

@@ -23,7 +23,7 @@ from larq_adam.export.contract import (check_normalization, to_pixels, with_prep
 from larq_adam.export.convert import no_binary_warning, to_lce, to_tflite_float
 from larq_adam.export.loading import larq_warnings_once
 from larq_adam.export.ops import op_report
-from larq_adam.export.verification import compare
+from larq_adam.export.verification import compare_with_keras
 from larq_adam.run_files import read_json
 
 __all__ = ["EXPORT_FILE", "LCE_FILE", "FLOAT_FILE", "CONTRACT_FILE",
@@ -239,7 +239,8 @@ def check(model: Any, images: Any, out_dir: PathLike, *, labels: Any = None,
         if float_twin:
             result.float = to_tflite_float(deploy, out / FLOAT_FILE)
         result.ops = op_report(result.lce["path"], model=deploy, raise_on_missing=False)
-        result.verify, ref, got = compare(deploy, result.lce["path"], x, classifier=classifier)
+        result.verify, ref, got = compare_with_keras(deploy, result.lce["path"], x,
+                                                     classifier=classifier)
     _benchmarks(result, benchmark_runs)
     result.contract = write_contract(
         out / CONTRACT_FILE, result.lce, ops=result.ops, normalization=normalization,

@@ -15,7 +15,7 @@ from larq_adam.errors import UserInputError
 from larq_adam.export.base import ExportMismatchError, PathLike, read_flatbuffer, student
 
 __all__ = ["DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MIN_TOP1", "DEFAULT_NOISE_FACTOR",
-           "keras_logits", "compare", "verify"]
+           "keras_logits", "compare_with_keras", "verify"]
 
 # "Exact" tolerance: |LCE - Keras| <= DEFAULT_RTOL * max|Keras logit| + DEFAULT_ATOL.
 # Measured on trained-looking nets (random latent weights and BN statistics, mnist5k):
@@ -158,12 +158,12 @@ def _mismatch_message(result: Dict[str, Any], noise_factor: float) -> str:
             f"padding of maps smaller than the kernel), from this model?")
 
 
-def compare(model: Any, path: Union[PathLike, bytes], images: Any, *,
-            rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-            min_top1_agreement: float = DEFAULT_MIN_TOP1,
-            noise_factor: float = DEFAULT_NOISE_FACTOR, num_threads: int = 1,
-            use_indirect_bgemm: bool = False, classifier: str = "float32"
-            ) -> Tuple[Dict[str, Any], np.ndarray, np.ndarray]:
+def compare_with_keras(model: Any, path: Union[PathLike, bytes], images: Any, *,
+                       rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                       min_top1_agreement: float = DEFAULT_MIN_TOP1,
+                       noise_factor: float = DEFAULT_NOISE_FACTOR, num_threads: int = 1,
+                       use_indirect_bgemm: bool = False, classifier: str = "float32"
+                       ) -> Tuple[Dict[str, Any], np.ndarray, np.ndarray]:
     """:func:`verify` without raising: ``(result, Keras logits, LCE logits)``."""
     net = student(model)
     if compact.check_dtype(classifier) != "float32":
@@ -219,7 +219,7 @@ def verify(model: Any, path: Union[PathLike, bytes], images: Any, *,
         sensitivity" or "none"), ``keras_noise_max`` / ``keras_noise_mean`` /
         ``keras_noise_top1_changed`` (when measured) and ``passed``.
     """
-    result, _, _ = compare(model, path, images, rtol=rtol, atol=atol,
+    result, _, _ = compare_with_keras(model, path, images, rtol=rtol, atol=atol,
                            min_top1_agreement=min_top1_agreement, noise_factor=noise_factor,
                            num_threads=num_threads, use_indirect_bgemm=use_indirect_bgemm,
                            classifier=classifier)

@@ -1,7 +1,7 @@
 """Figures and tables like the paper's, from a run folder's records.
 
 :func:`make_report` turns one run folder (``la.training.one_step`` / ``two_step``, layout in
-:mod:`larq_adam.training.steps`) into ``report.md`` and ``figures/*.png`` (each written
+:mod:`larq_adam.training.run`) into ``report.md`` and ``figures/*.png`` (each written
 atomically); it is the only writer of a run's ``report.md``, whose links are relative to
 its own folder. :func:`compare` puts several runs in one figure and one table (the
 comparison experiments: Tables 1, 4, 5 and Fig. 2 and 8). A damaged ``result.json``,

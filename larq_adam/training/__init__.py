@@ -1,6 +1,7 @@
 """Training: the paper's optimizers and weight decay, schedules, distillation, strategies,
 and runs: :func:`train` on a :class:`~larq_adam.config.RunConfig`, the one-/two-step
-schemes, checkpoints and resume (:mod:`.steps`, loaded on first use;
+schemes, checkpoints and resume (:mod:`.run`, :mod:`.step`, :mod:`.resume`, loaded on
+first use;
 :class:`TrainingDivergedError` when the loss becomes NaN, ``allow_changes`` to resume with a
 lower learning rate); :func:`recalibrate_bn` re-estimates BN statistics over a dataset.
 
@@ -27,10 +28,14 @@ from larq_adam.training.schedules import CosineDecay, LinearDecay, WarmUp
 from larq_adam.training import bn_stats
 from larq_adam.training.bn_stats import recalibrate_bn
 
-_LAZY = {name: "steps" for name in ("train", "one_step", "two_step", "run_step", "Step",
-                                     "StepResult", "RunResult", "TrainingDivergedError",
-                                     "RecoveryWarning", "ALLOW_CHANGES")}
-_LAZY["steps"] = None
+# The run API loads on first use (it imports the models and the callbacks): name -> module.
+_LAZY = {"train": "larq_adam.training.run", "one_step": "larq_adam.training.run",
+         "two_step": "larq_adam.training.run", "run_step": "larq_adam.training.step",
+         "Step": "larq_adam.training.step", "StepResult": "larq_adam.records",
+         "RunResult": "larq_adam.records", "StepClock": "larq_adam.training.run_callbacks",
+         "TrainingDivergedError": "larq_adam.training.run_callbacks",
+         "RecoveryWarning": "larq_adam.training.resume",
+         "ALLOW_CHANGES": "larq_adam.training.resume"}
 
 __all__ = [
     "make_optimizer",
@@ -54,10 +59,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import ``larq_adam.training.steps`` on first use of its names."""
+    """Import the module of a run API name (:data:`_LAZY`) on its first use."""
     if name in _LAZY:
-        module = importlib.import_module("larq_adam.training.steps")
-        value = module if _LAZY[name] is None else getattr(module, name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'larq_adam.training' has no attribute {name!r}")

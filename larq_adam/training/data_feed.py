@@ -25,7 +25,7 @@ from larq_adam import data as data_lib
 from larq_adam.config import RunConfig
 from larq_adam.errors import UserInputError
 
-__all__ = ["RunData", "load_run_data", "splits_by_worker", "check_batch_split",
+__all__ = ["RunFeeds", "load_run_feeds", "splits_by_worker", "check_batch_split",
            "replica_slice", "worker_dataset_fn", "train_input", "test_input",
            "validation_input", "selection_split"]
 
@@ -36,8 +36,8 @@ TestFeed = Callable[..., tf.data.Dataset]
 
 
 @dataclasses.dataclass(frozen=True)
-class RunData:
-    """A run's data: ``train(first_epoch, batch_slice=None)`` gives the epochs from
+class RunFeeds:
+    """A run's input feeds: ``train(first_epoch, batch_slice=None)`` gives the epochs from
     ``first_epoch`` on, back to back; ``validation(batch_slice=None)`` the split that
     ``fit`` validates on and the best weights are chosen on, and ``test(batch_slice=None)``
     the test split, both in their stored order; ``probe`` a class-balanced batch for the
@@ -81,7 +81,7 @@ def selection_split(config: RunConfig) -> Tuple[Optional[str], float, str]:
             "seed; the test split reported)")
 
 
-def load_run_data(config: RunConfig) -> RunData:
+def load_run_feeds(config: RunConfig) -> RunFeeds:
     """The data of a run: train epochs (each a function of the seed and its number), the
     validation split (:func:`selection_split`) and the test split in their stored order,
     and a class-balanced probe batch of 32 test images."""
@@ -114,7 +114,7 @@ def load_run_data(config: RunConfig) -> RunData:
     probe, _ = data_lib.balanced_sample(name, 32, seed=config.seed, split="test",
                                         image_size=config.image_size,
                                         data_dir=config.data_dir)
-    return RunData(train, split_feed("test", **common), train_info, probe, batch,
+    return RunFeeds(train, split_feed("test", **common), train_info, probe, batch,
                    _capped(train_info.steps_per_epoch(batch), config.max_steps_per_epoch),
                    _capped(test_info.steps_per_epoch(batch), config.max_steps_per_epoch),
                    validation, validation_steps, selection)
@@ -177,7 +177,7 @@ def worker_dataset_fn(feed: Callable[..., tf.data.Dataset], global_batch: int
     return dataset_fn
 
 
-def train_input(data: RunData, strategy: tf.distribute.Strategy, *, first_epoch: int):
+def train_input(data: RunFeeds, strategy: tf.distribute.Strategy, *, first_epoch: int):
     """What ``fit`` trains on from ``first_epoch`` on: the epochs back to back, or under
     a multi-worker strategy each replica's share of them."""
     if not splits_by_worker(strategy):
@@ -186,7 +186,7 @@ def train_input(data: RunData, strategy: tf.distribute.Strategy, *, first_epoch:
     return strategy.distribute_datasets_from_function(worker_dataset_fn(feed, data.batch_size))
 
 
-def test_input(data: RunData, strategy: tf.distribute.Strategy):
+def test_input(data: RunFeeds, strategy: tf.distribute.Strategy):
     """The test split, or each replica's share of it."""
     if not splits_by_worker(strategy):
         return data.test()
@@ -194,7 +194,7 @@ def test_input(data: RunData, strategy: tf.distribute.Strategy):
         worker_dataset_fn(data.test, data.batch_size))
 
 
-def validation_input(data: RunData, strategy: tf.distribute.Strategy):
+def validation_input(data: RunFeeds, strategy: tf.distribute.Strategy):
     """What ``fit`` validates on and the best weights are chosen on: the validation split
     (the test split when the run selects on it), or each replica's share of it."""
     if data.validation is None:

@@ -47,7 +47,7 @@ from larq_adam.run_lock import run_lock
 from larq_adam.run_files import read_json
 from larq_adam.stages import Stage
 from larq_adam.training import distribute, resume as resume_lib
-from larq_adam.training.data_feed import RunData, check_batch_split, load_run_data
+from larq_adam.training.data_feed import RunFeeds, check_batch_split, load_run_feeds
 from larq_adam.training.step import Step, train_step
 from larq_adam.training import step_folder
 from larq_adam.training.step_folder import recover_model_file
@@ -84,7 +84,7 @@ def _check_resume_state(run: Path, resume: Union[bool, str]) -> None:
                             "without --resume to start the run there")
 
 
-def _check_resources(run: Path, config: RunConfig, data: RunData) -> None:
+def _check_resources(run: Path, config: RunConfig, data: RunFeeds) -> None:
     """Before anything is written: the memory a training step needs (a lower bound) and
     room on the run folder's disk for the next checkpoint; one line each."""
     size, classes = int(data.info.input_shape[0]), int(data.info.num_classes)
@@ -183,7 +183,7 @@ def run_steps(config: RunConfig, run: Path, *,
     return steps
 
 
-def _train_students(run: Path, steps: Sequence[Step], teacher: Teacher, data: RunData,
+def _train_students(run: Path, steps: Sequence[Step], teacher: Teacher, data: RunFeeds,
                     strategy: tf.distribute.Strategy, *, resume: bool,
                     allow_changes: Sequence[str], analysis_on: bool,
                     extra_callbacks: Sequence[tf.keras.callbacks.Callback],
@@ -238,7 +238,7 @@ def train(run_dir: PathLike, config: RunConfig, *, resume: Union[bool, str] = Fa
     check_batch_split(config.batch_size, strat)
     # non-chief workers write a private copy, taken from the chief's folder on resume
     run = distribute.worker_run_dir(run_dir, strat, resume=bool(resume))
-    data = load_run_data(config)
+    data = load_run_feeds(config)
     _check_resources(run, config, data)
     _check_resume_state(run, resume)
     with run_lock(run, command="larq_adam.training.train"):
@@ -246,7 +246,7 @@ def train(run_dir: PathLike, config: RunConfig, *, resume: Union[bool, str] = Fa
                          verbose=verbose, extra_callbacks=extra_callbacks)
 
 
-def _train_in(run: Path, config: RunConfig, data: RunData, strat: tf.distribute.Strategy, *,
+def _train_in(run: Path, config: RunConfig, data: RunFeeds, strat: tf.distribute.Strategy, *,
               resume: Union[bool, str], allow_changes: Sequence[str], verbose: int,
               extra_callbacks: Sequence[tf.keras.callbacks.Callback]) -> RunResult:
     """:func:`train`'s writing part, in the run folder ``run`` (locked)."""

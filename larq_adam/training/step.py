@@ -36,7 +36,7 @@ from larq_adam.run_files import h5_problem, read_history
 from larq_adam.stages import Stage
 from larq_adam.training import resume as resume_lib
 from larq_adam.training import bn_stats, console, step_folder
-from larq_adam.training.data_feed import RunData, test_input, train_input, validation_input
+from larq_adam.training.data_feed import RunFeeds, test_input, train_input, validation_input
 from larq_adam.training.distill import Distiller
 from larq_adam.training.optimizers import DEFAULT_LEARNING_RATES, make_optimizer
 from larq_adam.training.run_callbacks import (
@@ -187,7 +187,7 @@ def _analysis_callbacks(step_dir: Path, probe) -> Tuple[List[tf.keras.callbacks.
     return callbacks, {"ff": ff, "c2i": c2i}
 
 
-def _build(step: Step, step_dir: Path, data: RunData, strategy: tf.distribute.Strategy, *,
+def _build(step: Step, step_dir: Path, data: RunFeeds, strategy: tf.distribute.Strategy, *,
            teacher: Optional[tf.keras.Model], analysis_on: bool) -> _Built:
     """Model, optimizer, trainer, analysis callbacks and the step's checkpoint (model,
     optimizer, epoch, elapsed seconds and the analysis state); initial weights seeded by
@@ -297,7 +297,7 @@ def _callbacks(step_dir: Path, step: Step, built: _Built, clock: StepClock,
     ]
 
 
-def _fit(step: Step, built: _Built, data: RunData, strategy: tf.distribute.Strategy,
+def _fit(step: Step, built: _Built, data: RunFeeds, strategy: tf.distribute.Strategy,
          initial_epoch: int, callbacks: List[tf.keras.callbacks.Callback],
          verbose: int) -> None:
     """Train the epochs ``initial_epoch .. step.epochs - 1``, validating on the validation
@@ -324,7 +324,7 @@ def _fit(step: Step, built: _Built, data: RunData, strategy: tf.distribute.Strat
         callbacks=callbacks, verbose=(1 if sys.stdout.isatty() else 2) if verbose >= 2 else 0)
 
 
-def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunData,
+def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunFeeds,
                   strategy: tf.distribute.Strategy) -> Tuple[float, float]:
     """Top-1 / top-5 of the weights in ``built.model`` on the test split: when the run
     selects on the test split, the last epoch's validation (the same weights, data and
@@ -338,7 +338,7 @@ def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunData,
     return float(evaluation["accuracy"]), float(evaluation["top5"])
 
 
-def _best_test_accuracy(step_dir: Path, built: _Built, data: RunData,
+def _best_test_accuracy(step_dir: Path, built: _Built, data: RunFeeds,
                         strategy: tf.distribute.Strategy, best: Optional[float]
                         ) -> Optional[float]:
     """The test top-1 of the best weights (``best.weights.h5``, chosen on the validation
@@ -361,7 +361,7 @@ def _finite_or_none(value: Optional[float]) -> Optional[float]:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _recalibrated_accuracy(step: Step, built: _Built, data: RunData,
+def _recalibrated_accuracy(step: Step, built: _Built, data: RunFeeds,
                            strategy: tf.distribute.Strategy) -> Optional[float]:
     """The final weights' test top-1 with BN statistics re-estimated over (up to
     :data:`RECALIBRATION_BATCHES` batches of) the last epoch's training data; the
@@ -378,7 +378,7 @@ def _recalibrated_accuracy(step: Step, built: _Built, data: RunData,
     return accuracy
 
 
-def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
+def _finish(step_dir: Path, step: Step, built: _Built, data: RunFeeds,
             strategy: tf.distribute.Strategy, clock: StepClock, *,
             model_path: Optional[Path]) -> StepResult:
     """Measure the final weights' top-1 (moving, then re-estimated BN statistics), save
@@ -410,7 +410,7 @@ def _finish(step_dir: Path, step: Step, built: _Built, data: RunData,
     return result
 
 
-def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
+def train_step(run_dir: Union[str, Path], step: Step, *, data: RunFeeds,
                strategy: tf.distribute.Strategy, resume: bool = False,
                allow_changes: Sequence[str] = (), analysis_callbacks: bool = True,
                extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
@@ -444,7 +444,7 @@ def train_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
     return TrainedStep(result, built.model)
 
 
-def run_step(run_dir: Union[str, Path], step: Step, *, data: RunData,
+def run_step(run_dir: Union[str, Path], step: Step, *, data: RunFeeds,
              strategy: tf.distribute.Strategy, resume: bool = False,
              allow_changes: Sequence[str] = (), analysis_callbacks: bool = True,
              extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),

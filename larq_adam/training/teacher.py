@@ -17,7 +17,7 @@ from larq_adam.errors import CorruptFileError, MissingFileError
 from larq_adam.records import StepResult
 from larq_adam.run_files import h5_problem
 from larq_adam.stages import Stage
-from larq_adam.training.data_feed import RunData
+from larq_adam.training.data_feed import RunFeeds
 from larq_adam.training.step import Step, train_step
 from larq_adam.training.step_folder import recover_model_file
 
@@ -62,7 +62,7 @@ def teacher_step(config: RunConfig) -> Step:
                 schedule=config.schedule, seed=config.seed, run=config.to_json())
 
 
-def resolve_teacher(run: Path, config: RunConfig, *, data: RunData,
+def resolve_teacher(run: Path, config: RunConfig, *, data: RunFeeds,
                     strategy: tf.distribute.Strategy, resume: bool,
                     allow_changes: Sequence[str],
                     extra_callbacks: Sequence[tf.keras.callbacks.Callback] = (),
