@@ -22,8 +22,9 @@ from typing import Optional, Sequence
 
 import larq as lq
 import tensorflow as tf
-from tf_keras.src.utils import control_flow_util
 
+from larq_adam.registry import register
+from larq_adam import keras_internals
 from larq_adam.errors import UserInputError
 
 __all__ = [
@@ -63,7 +64,7 @@ def mean_scaled_sign(w: tf.Tensor) -> tf.Tensor:
 
 
 @lq.utils.register_alias("mean_scaled_sign")
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class MeanScaledSign(lq.quantizers.Quantizer):
     """Eq. 2 kernel quantizer; see :func:`mean_scaled_sign`.
 
@@ -87,7 +88,7 @@ def _channels(input_shape) -> int:
     return int(channels)
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class LearnableBias(tf.keras.layers.Layer):
     """``x + b`` with a learnable per-channel ``b`` (ReActNet's ``LearnableBias``).
 
@@ -123,7 +124,7 @@ class LearnableBias(tf.keras.layers.Layer):
         }
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class RPReLU(tf.keras.layers.Layer):
     """ReActNet's RPReLU: ``prelu(x + b1) + b2`` with per-channel ``b1``, ``b2`` and slope.
 
@@ -164,7 +165,7 @@ class RPReLU(tf.keras.layers.Layer):
         }
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class RSign(LearnableBias):
     """ReActNet's RSign: ``sign(x + b)`` (Eq. 1) with the ApproxSign gradient.
 
@@ -176,7 +177,7 @@ class RSign(LearnableBias):
         return lq.quantizers.approx_sign(super().call(inputs))
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class ChannelScale(tf.keras.layers.Layer):
     """``x * s`` with a learned per-channel scale ``s`` (shape ``(C,)``, initialised to 1).
 
@@ -213,7 +214,7 @@ class ChannelScale(tf.keras.layers.Layer):
         }
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class BatchNorm(tf.keras.layers.BatchNormalization):
     """``BatchNormalization`` (last axis) computing PyTorch's ``BatchNorm2d`` in training.
 
@@ -247,10 +248,11 @@ class BatchNorm(tf.keras.layers.BatchNormalization):
         return any(self.stats_crop) or not self.fused
 
     def call(self, inputs, training=None):
+        # BatchNormalization's own hook (Keras' learning phase resolved); see keras_internals
         training = self._get_training_value(training)
-        if not self._reference_training() or control_flow_util.constant_value(training) is False:
+        if not self._reference_training() or keras_internals.constant_value(training) is False:
             return super().call(inputs, training=training)
-        return control_flow_util.smart_cond(
+        return keras_internals.smart_cond(
             training,
             lambda: self._train(inputs),
             lambda: super(BatchNorm, self).call(inputs, training=False),
@@ -278,7 +280,7 @@ class BatchNorm(tf.keras.layers.BatchNormalization):
         return {**super().get_config(), "stats_crop": list(self.stats_crop)}
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class GemmQuantConv2D(lq.layers.QuantConv2D):
     """Larq's ``QuantConv2D`` computed as one matrix product of the input's patches, for
     stride-1 convs on maps smaller than the kernel (ReActNet-A's last 3x3 conv runs on 2x2

@@ -15,6 +15,7 @@ from typing import Any, Iterator, List
 import larq as lq
 import tensorflow as tf
 
+from larq_adam import keras_internals
 from larq_adam.errors import WrongTypeError
 
 __all__ = [
@@ -43,8 +44,7 @@ _ONE_BIT_FUNCTIONS = ("ste_sign", "approx_sign", "swish_sign", "magnitude_aware_
 def _children(layer: tf.keras.layers.Layer) -> List[tf.keras.layers.Layer]:
     children = getattr(layer, "layers", None)
     if children is None:  # a composite custom layer: its directly tracked sub-layers
-        children = [m for m in layer._flatten_layers(include_self=False, recursive=False)
-                    if isinstance(m, tf.keras.layers.Layer)]
+        children = keras_internals.direct_sublayers(layer)
     return list(children)
 
 

@@ -20,8 +20,8 @@ State that spans epochs - :class:`FlipFlopRatio`'s running totals (``ff_ratio_ru
 returns as one trackable: put it in the training's ``tf.train.Checkpoint`` and a resumed
 training measures as if it had never stopped (``reset_state()`` starts them afresh).
 
-"Binarized layers" are the trainable layers :func:`~larq_adam.analysis.binary_layers` finds
-(Larq ``QuantConv2D`` etc. in every stage; a frozen teacher in a distillation model is
+"Binarized layers" are the trainable layers :func:`~larq_adam.analysis.binarizable_layers`
+finds (Larq ``QuantConv2D`` etc. in every stage; a frozen teacher in a distillation model is
 skipped). All read the *latent* weights. Per-iteration work (FlipFlopRatio, and one
 snapshot per epoch in CAMStats) runs in-graph with no host synchronisation; everything
 else runs once per epoch. The callbacks work under ``tf.distribute`` strategies (the
@@ -44,6 +44,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
+from larq_adam.registry import register
+from larq_adam import keras_internals
 from larq_adam.analysis import latent, records
 from larq_adam.errors import UserInputError, WrongTypeError
 
@@ -57,7 +59,6 @@ __all__ = [
     "analysis_first",
 ]
 
-_register = tf.keras.utils.register_keras_serializable(package="larq_adam")
 
 
 class _AnalysisCallback(tf.keras.callbacks.Callback):
@@ -82,7 +83,7 @@ class _AnalysisCallback(tf.keras.callbacks.Callback):
 
     def _binary_layers(self, model: Optional[tf.keras.Model] = None) -> list:
         model = self.model if model is None else model
-        layers = latent.binary_layers(model, trainable_only=True)
+        layers = latent.binarizable_layers(model, trainable_only=True)
         if not layers:
             raise UserInputError(
                 f"{type(self).__name__}: the model has no trainable binarized layers "
@@ -159,7 +160,7 @@ def _kernel_key(kernels: Sequence[tf.Variable]) -> Tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------- FF ratio
-@_register
+@register
 class FlipFlopRatio(_AnalysisCallback):
     """Eq. 4-5: the flip-flop (FF) ratio, counted at every iteration in-graph.
 
@@ -265,7 +266,7 @@ class FlipFlopRatio(_AnalysisCallback):
 ReferenceLike = Union[None, str, tf.keras.Model, Sequence[Any]]
 
 
-@_register
+@register
 class C2IRatio(_AnalysisCallback):
     """Eq. 6-7: the correlation-to-initialization (C2I) ratio, Table 1's definition.
 
@@ -389,7 +390,7 @@ class C2IRatio(_AnalysisCallback):
 
 
 # --------------------------------------------------------------------------- CAM / SDAM
-@_register
+@register
 class CAMStats(_AnalysisCallback):
     """Eq. 3 and Fig. 4-5: channel-wise absolute mean (CAM) statistics of latent weights.
 
@@ -415,7 +416,7 @@ class CAMStats(_AnalysisCallback):
             weights (float16, at most ``max_scatter`` values in total, the first ones of each
             channel) are saved each epoch (``cam`` records).
         layers: ``None`` for all binarized layers, or a list of layer names or indices into
-            :func:`binary_layers` order.
+            :func:`binarizable_layers` order.
         update: measure the update CAM (needs ``steps_per_execution=1``).
         max_scatter: cap on the first layer's weights saved per epoch.
     """
@@ -573,14 +574,14 @@ class CAMStats(_AnalysisCallback):
 # --------------------------------------------------------------------------- saturation
 def _probe_target(model: tf.keras.Model) -> tf.keras.Model:
     """The functional model whose layer inputs can be reached (the student of a Distiller)."""
-    if getattr(model, "_is_graph_network", False):
+    if keras_internals.is_functional(model):
         return model
     candidates = [
         m
         for m in getattr(model, "layers", [])
-        if isinstance(m, tf.keras.Model) and latent.binary_layers(m, trainable_only=True)
+        if isinstance(m, tf.keras.Model) and latent.binarizable_layers(m, trainable_only=True)
     ]
-    if len(candidates) == 1 and getattr(candidates[0], "_is_graph_network", False):
+    if len(candidates) == 1 and keras_internals.is_functional(candidates[0]):
         return candidates[0]
     raise UserInputError(
         f"ActivationSaturation needs a functional (or Sequential) Keras model to reach the "
@@ -603,8 +604,8 @@ def _binary_inputs(model: tf.keras.Model) -> Tuple[list, list]:
                     "ActivationSaturation needs each binarized layer called exactly once"
                 ) from None
             layers.append(layer)
-        elif latent.binary_layers(layer):
-            if not (isinstance(layer, tf.keras.Model) and layer._is_graph_network):
+        elif latent.binarizable_layers(layer):
+            if not (isinstance(layer, tf.keras.Model) and keras_internals.is_functional(layer)):
                 raise UserInputError(
                     f"layer {layer.name!r} contains binarized layers but is not a functional "
                     "model, so their inputs cannot be reached; build it with the functional API"
@@ -627,7 +628,7 @@ def _binary_inputs(model: tf.keras.Model) -> Tuple[list, list]:
     return tensors, layers
 
 
-@_register
+@register
 class ActivationSaturation(_AnalysisCallback):
     """Fig. 3 / Sec. 3.2.1: activation saturation, the share of inputs to binary activations
     with ``|a| > 1`` (where the ApproxSign / clip-STE gradient is zero).
@@ -769,7 +770,7 @@ def _write_tb_histogram(tag, counts, below, above, edges, low, high, step) -> No
     )
 
 
-@_register
+@register
 class WeightHistograms(_AnalysisCallback):
     """Fig. 7: the distribution of the latent weights of the binarized layers.
 

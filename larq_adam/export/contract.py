@@ -14,10 +14,10 @@ import hashlib
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from larq_adam.registry import register
 from larq_adam.atomic import atomic_write_json
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.export.base import PathLike, student
@@ -32,7 +32,7 @@ CONTRACT_VERSION = 1
 Normalization = Tuple[Sequence[float], Sequence[float]]
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class Preprocess(tf.keras.layers.Layer):
     """uint8 pixels -> ``(pixels / 255 - mean) / std`` in float32, per channel: the
     normalisation of the training pipeline (:mod:`larq_adam.data`) inside the graph."""

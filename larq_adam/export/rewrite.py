@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 import larq_adam.layers  # noqa: F401  (registers the custom objects for loading/cloning)
+from larq_adam.registry import register
 from larq_adam.export.base import student
 from larq_adam.layers import ChannelScale, GemmQuantConv2D
 from larq_adam.models._common import quiet_larq
@@ -63,7 +64,7 @@ def _zero_padding_lce_miscomputes(layer: tf.keras.layers.Layer) -> bool:
     return side < max(layer.kernel_size)
 
 
-@lq.utils.register_keras_custom_object
+@register(legacy_name=True)
 class CorrectedAdd(tf.keras.layers.Add):
     """``Add`` plus a constant map: where the zero-padding correction of a binary conv
     (:func:`lce_ready`) enters the graph. It is applied after the residual addition, away

@@ -12,8 +12,8 @@ and variable shapes, so ``bnn.set_weights(ba.get_weights())`` moves step 1 into 
 from typing import Callable, Dict, List, Optional, Sequence
 
 import tensorflow as tf
-from tf_keras.src.mixed_precision.policy import policy_scope
 
+from larq_adam import keras_internals
 from larq_adam.models._common import count_ops
 from larq_adam.models.pytorch_import import from_pytorch
 from larq_adam.models.reactnet import reactnet_a
@@ -88,7 +88,7 @@ def build_model(
     """
     if dtype_policy is not None:
         policy = tf.keras.mixed_precision.Policy(dtype_policy)  # ValueError if unknown
-        with policy_scope(policy):
+        with keras_internals.policy_scope(policy):
             model = build_model(name, stage, input_shape, num_classes, width, pad_values,
                                 **kwargs)
         if policy.compute_dtype == policy.variable_dtype:  # "float64": the equality checks

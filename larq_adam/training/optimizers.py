@@ -57,7 +57,8 @@ from typing import Any, Dict, List, Optional, Union
 import larq as lq
 import tensorflow as tf
 
-from larq_adam import vocabulary
+from larq_adam.registry import register
+from larq_adam import keras_internals, vocabulary
 from larq_adam.errors import UserInputError, WrongTypeError
 from larq_adam.training.schedules import CosineDecay, LinearDecay
 
@@ -76,7 +77,6 @@ __all__ = [
     "BopCaseOptimizer",
 ]
 
-_register = tf.keras.utils.register_keras_serializable(package="larq_adam")
 _Schedule = tf.keras.optimizers.schedules.LearningRateSchedule
 
 #: Default learning rates when ``learning_rate=None`` (Table 5: the frameworks' defaults),
@@ -105,20 +105,6 @@ def decay_variables(model: tf.keras.Model) -> List[tf.Variable]:
     return [v for v in model.trainable_variables if v.shape.rank == 4]
 
 
-def _variable_key(variable) -> str:
-    """A key shared by a variable, its distributed container and a Larq wrapper of either.
-
-    ``_distributed_container`` maps a replica's component (also seen through a Larq
-    ``QuantizedVariable``, which forwards attributes to its latent variable) to the
-    ``MirroredVariable``; ``_unique_id`` is what Keras' optimizers key their slots by.
-    """
-    if hasattr(variable, "_distributed_container"):
-        container = variable._distributed_container()
-        if container is not None:
-            variable = container
-    return variable._unique_id
-
-
 class _CoupledDecay:
     """Mixin: add ``wd * w`` to the aggregated gradient of the decay group."""
 
@@ -130,7 +116,7 @@ class _CoupledDecay:
         variables = list(decay_variables or [])
         names = [v.name for v in variables] if variables else list(decay_variable_names or [])
         # Plain python containers of strings: nothing here is tracked by checkpoints.
-        self._decay_keys = frozenset(_variable_key(v) for v in variables)
+        self._decay_keys = frozenset(keras_internals.variable_key(v) for v in variables)
         self._decay_names = frozenset(names)
         if wd != 0.0 and not self._decay_keys and not self._decay_names:
             warnings.warn(
@@ -140,7 +126,7 @@ class _CoupledDecay:
 
     def _in_decay_group(self, variable) -> bool:
         if self._decay_keys:
-            return _variable_key(variable) in self._decay_keys
+            return keras_internals.variable_key(variable) in self._decay_keys
         return variable.name in self._decay_names
 
     def _add_coupled_decay(self, grads_and_vars):
@@ -179,6 +165,8 @@ class _NewDecay(_CoupledDecay):
         builds the learning-rate variable."""
         self._constants_dtype = tf.as_dtype(kwargs.pop("constants_dtype", "float32")).name
 
+    # Keras' own hook (no public way to give the learning-rate variable a dtype; see
+    # larq_adam.keras_internals)
     def _build_learning_rate(self, learning_rate):
         dtype = getattr(self, "_constants_dtype", "float32")
         if dtype == "float32" or isinstance(learning_rate, _Schedule):
@@ -196,7 +184,7 @@ class _NewDecay(_CoupledDecay):
         grads_and_vars = list(grads_and_vars)
         aggregate = kwargs.pop("experimental_aggregate_gradients", True)
         if aggregate and not skip_gradients_aggregation and grads_and_vars:
-            if not (getattr(self, "_mesh", None) or getattr(self, "_run_with_dtensor", False)):
+            if not keras_internals.uses_dtensor(self):
                 grads_and_vars = self.aggregate_gradients(grads_and_vars)
         grads_and_vars = self._add_coupled_decay(grads_and_vars)
         return super().apply_gradients(
@@ -225,7 +213,7 @@ def _pop_decay_kwargs(kwargs):
 
 
 # --------------------------------------------------------------------------- optimizers
-@_register
+@register
 class Adam(_NewDecay, tf.keras.optimizers.Adam):
     """PyTorch's Adam / AMSGrad with coupled L2 decay on a variable group.
 
@@ -258,15 +246,15 @@ class Adam(_NewDecay, tf.keras.optimizers.Adam):
         local_step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = _const(self.beta_1, dtype), _const(self.beta_2, dtype)
         beta_1_power, beta_2_power = tf.pow(beta_1, local_step), tf.pow(beta_2, local_step)
-        index = self._index_dict[self._var_key(variable)]
-        m, v = self._momentums[index], self._velocities[index]
+        m = keras_internals.optimizer_slot(self, "_momentums", variable)
+        v = keras_internals.optimizer_slot(self, "_velocities", variable)
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         epsilon = _const(self.epsilon, dtype)
         epsilon_hat = epsilon * tf.sqrt(1 - beta_2_power) if self.adaptive_epsilon else epsilon
         m.assign_add((gradient - m) * _const(1 - self.beta_1, dtype))
         v.assign_add((tf.square(gradient) - v) * _const(1 - self.beta_2, dtype))
         if self.amsgrad:
-            v_hat = self._velocity_hats[index]
+            v_hat = keras_internals.optimizer_slot(self, "_velocity_hats", variable)
             v_hat.assign(tf.maximum(v_hat, v))
             v = v_hat
         variable.assign_sub((m * alpha) / (tf.sqrt(v) + epsilon_hat))
@@ -276,7 +264,7 @@ class Adam(_NewDecay, tf.keras.optimizers.Adam):
                 **self._decay_config()}
 
 
-@_register
+@register
 class SGD(_NewDecay, tf.keras.optimizers.SGD):
     """SGD with PyTorch's momentum form and coupled L2 decay on a variable group.
 
@@ -295,7 +283,7 @@ class SGD(_NewDecay, tf.keras.optimizers.SGD):
         gradient = _dense(gradient)
         lr = tf.cast(self.learning_rate, variable.dtype)
         momentum = _const(self.momentum, variable.dtype)
-        buf = self.momentums[self._index_dict[self._var_key(variable)]]
+        buf = keras_internals.optimizer_slot(self, "momentums", variable)
         buf.assign(momentum * buf + gradient)
         step = gradient + momentum * buf if self.nesterov else buf
         variable.assign_sub(lr * step)
@@ -304,7 +292,7 @@ class SGD(_NewDecay, tf.keras.optimizers.SGD):
         return {**super().get_config(), **self._decay_config()}
 
 
-@_register
+@register
 class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
     """RMSprop with PyTorch's defaults and update (``eps`` outside the square root).
 
@@ -325,7 +313,7 @@ class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
         gradient = _dense(gradient)
         lr = tf.cast(self.learning_rate, variable.dtype)
         rho = _const(self.rho, variable.dtype)
-        index = self._index_dict[self._var_key(variable)]
+        index = keras_internals.slot_index(self, variable)  # into Keras' RMSprop slot lists
         velocity = self._velocities[index]
         velocity.assign(rho * velocity + (1 - rho) * tf.square(gradient))
         mean_square = velocity
@@ -345,7 +333,7 @@ class RMSprop(_NewDecay, tf.keras.optimizers.RMSprop):
         return {**super().get_config(), **self._decay_config()}
 
 
-@_register
+@register
 class Adagrad(_NewDecay, tf.keras.optimizers.Adagrad):
     """AdaGrad with PyTorch's defaults and update: ``s += g^2; w -= lr*g/(sqrt(s)+eps)``."""
 
@@ -361,7 +349,7 @@ class Adagrad(_NewDecay, tf.keras.optimizers.Adagrad):
     def update_step(self, grad, variable):
         grad = _dense(grad)
         lr = tf.cast(self.learning_rate, variable.dtype)
-        accumulator = self._accumulators[self._index_dict[self._var_key(variable)]]
+        accumulator = keras_internals.optimizer_slot(self, "_accumulators", variable)
         accumulator.assign_add(tf.square(grad))
         eps = _const(self.epsilon, variable.dtype)
         variable.assign_sub(lr * grad / (tf.sqrt(accumulator) + eps))
@@ -370,7 +358,7 @@ class Adagrad(_NewDecay, tf.keras.optimizers.Adagrad):
         return {**super().get_config(), **self._decay_config()}
 
 
-@_register
+@register
 class Adadelta(_NewDecay, tf.keras.optimizers.Adadelta):
     """AdaDelta with PyTorch's defaults (lr 1.0, rho 0.9, eps 1e-6); Keras' update is
     PyTorch's: ``v = rho v + (1-rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) * g;
@@ -396,7 +384,7 @@ def _nominal_learning_rate(learning_rate) -> float:
     return float(learning_rate)
 
 
-@_register
+@register
 class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
     """AdaBound (Luo et al., ICLR 2019, arXiv:1902.09843), as the authors' reference code.
 
@@ -450,7 +438,7 @@ class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr = tf.cast(self.learning_rate, dtype)
         t = tf.cast(self.iterations + 1, dtype)
-        index = self._index_dict[self._var_key(variable)]
+        index = keras_internals.slot_index(self, variable)
         m, v = self._m[index], self._v[index]
         m.assign(self.beta_1 * m + (1 - self.beta_1) * gradient)
         v.assign(self.beta_2 * v + (1 - self.beta_2) * tf.square(gradient))
@@ -483,7 +471,7 @@ class AdaBound(_NewDecay, tf.keras.optimizers.Optimizer):
         }
 
 
-@_register
+@register
 class LegacyAdam(_CoupledDecay, tf.keras.optimizers.legacy.Adam):
     """Legacy Keras Adam (for Larq's CaseOptimizer) with coupled L2 decay on a group.
 
@@ -504,7 +492,7 @@ class LegacyAdam(_CoupledDecay, tf.keras.optimizers.legacy.Adam):
         return {**super().get_config(), **self._decay_config()}
 
 
-@_register
+@register
 class BopCaseOptimizer(lq.optimizers.CaseOptimizer):
     """Larq's ``CaseOptimizer`` that also counts its own ``iterations``.
 
@@ -513,6 +501,8 @@ class BopCaseOptimizer(lq.optimizers.CaseOptimizer):
     would stay 0; here it advances once per ``apply_gradients`` like any optimizer.
     """
 
+    # Larq's CaseOptimizer hook (its public apply_gradients gives no place to count the
+    # step; see larq_adam.keras_internals)
     def _apply_gradients(self, distribution, grad_var_lists, name, **kwargs):
         applied = super()._apply_gradients(distribution, grad_var_lists, name, **kwargs)
         with tf.control_dependencies([applied]):
@@ -643,8 +633,8 @@ def _make_bop(lr, weight_decay: float, group: List[tf.Variable], kwargs: Dict[st
               ) -> "BopCaseOptimizer":
     """Bop on the binary kernels, Adam with the coupled decay on the real 4-D variables."""
     bop_kwargs = {k: kwargs.pop(k) for k in ("threshold", "gamma") if k in kwargs}
-    binary_keys = {_variable_key(v) for v in group if lq.optimizers.Bop.is_binary_variable(v)}
-    real_group = [v for v in group if _variable_key(v) not in binary_keys]
+    binary_keys = {keras_internals.variable_key(v) for v in group if lq.optimizers.Bop.is_binary_variable(v)}
+    real_group = [v for v in group if keras_internals.variable_key(v) not in binary_keys]
     if weight_decay != 0 and not real_group:
         warnings.warn(
             "bop: weight decay applies to the real-valued 4-D variables only (Bop's "

@@ -23,7 +23,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import numpy as np
 import tensorflow as tf
 
-from larq_adam import vocabulary
+from larq_adam import keras_internals, vocabulary
 from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
 
 __all__ = [
@@ -84,10 +84,9 @@ def _state_file_problem(ckpt_dir: Path) -> Optional[str]:
     if not state.exists():
         return None
     from google.protobuf import text_format
-    from tensorflow.python.checkpoint.checkpoint_management import CheckpointState
 
     try:
-        text_format.Merge(state.read_text(errors="replace"), CheckpointState())
+        text_format.Merge(state.read_text(errors="replace"), keras_internals.CheckpointState())
     except text_format.ParseError as err:
         return str(err).splitlines()[0][:120]
     return None

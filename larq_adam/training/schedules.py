@@ -19,12 +19,12 @@ from typing import Union
 
 import tensorflow as tf
 
+from larq_adam.registry import register
 from larq_adam.errors import UserInputError, WrongTypeError
 
 __all__ = ["LinearDecay", "CosineDecay", "WarmUp"]
 
 _Schedule = tf.keras.optimizers.schedules.LearningRateSchedule
-_register = tf.keras.utils.register_keras_serializable(package="larq_adam")
 
 
 def _positive_int(value, name: str) -> int:
@@ -53,7 +53,7 @@ def _learning_rate(value, name: str = "initial_learning_rate") -> float:
     return float(value)
 
 
-@_register
+@register
 class LinearDecay(_Schedule):
     """The paper's linear decay, piecewise constant per epoch.
 
@@ -111,7 +111,7 @@ class LinearDecay(_Schedule):
         }
 
 
-@_register
+@register
 class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
     """Cosine annealing from ``initial_learning_rate`` to 0 over ``epochs``: Keras' own
     ``CosineDecay`` counted in epochs.
@@ -168,7 +168,7 @@ class CosineDecay(tf.keras.optimizers.schedules.CosineDecay):
         }
 
 
-@_register
+@register
 class WarmUp(_Schedule):
     """Linear warm-up on top of another schedule (or a constant rate).
 
