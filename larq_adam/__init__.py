@@ -17,9 +17,9 @@ from larq_adam import _keras2  # must run before TensorFlow resolves tf.keras
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("analysis", "atomic", "cli", "config", "data", "errors",
-               "experiments", "export", "layers", "models", "quantized", "records", "report",
-               "run_files", "stages", "training")
+_SUBMODULES = ("analysis", "atomic", "cli", "config", "data", "errors", "experiments",
+               "export", "formats", "layers", "models", "presets", "quantized", "records",
+               "report", "run_files", "stages", "training")
 
 __all__ = ["Stage", "__version__", *_SUBMODULES]
 

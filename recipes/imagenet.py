@@ -14,16 +14,13 @@ DATA_DIR/downloads/manual). The same run from the command line:
 import sys
 
 import larq_adam as la
-from larq_adam.config import RunConfig
+from larq_adam import presets
 
 
 def main(model: str, data_dir: str, teacher: str, strategy: str = "mirrored") -> None:
-    config = RunConfig(kind="two_step", data="imagenet2012", data_dir=data_dir,
-                       image_size=224, batch_size=256, model=model, width=1.0,
-                       learning_rate=1.25e-3, exact_reference=True, epochs=256,
-                       teacher=teacher, order="babw", step1_weight_decay=5e-6,
-                       step2_weight_decay=0.0, strategy=strategy)
-    run_dir = f"runs/{model}_imagenet"
+    config = presets.IMAGENET.replace(model=model, data_dir=data_dir, teacher=teacher,
+                                      strategy=strategy)  # larq-adam train --preset imagenet
+    run_dir = presets.run_dir("imagenet", config)
     result = la.training.train(run_dir, config, resume="allow")
     for step in result.steps:
         print(step.summary_line())

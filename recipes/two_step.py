@@ -10,13 +10,11 @@ checked against Keras and RUN_DIR/report.md is written. Run it again to resume.
 import sys
 
 import larq_adam as la  # before tensorflow: selects Keras 2
-from larq_adam.config import RunConfig
+from larq_adam import presets
 
 
 def main(run_dir: str = "runs/two_step", **changes) -> la.records.RunResult:
-    config = RunConfig(kind="two_step", data="mnist5k", model="reactnet_a", width=0.25,
-                       epochs=3, learning_rate=1e-3, teacher="auto", order="babw",
-                       step1_weight_decay=5e-6, step2_weight_decay=0.0).replace(**changes)
+    config = presets.MAIN_JOB.replace(**changes)  # larq-adam train's defaults
     result = la.training.train(run_dir, config, resume="allow")
     exported = la.export.export_run(run_dir, config=config)  # final_model.h5, its own data
     print(f"LCE check {'PASSED' if exported.passed else 'FAILED'}; "

@@ -4,7 +4,6 @@ errors that write nothing, ``--config`` and ``--preset``.
 Run in-process through :func:`larq_adam.cli.main.main`, except the subprocess checks of
 ``python -m larq_adam`` (start-up time, exit status, stderr).
 """
-import argparse
 import dataclasses
 import json
 import re
@@ -18,7 +17,7 @@ import tensorflow as tf
 
 import larq_adam as la
 from larq_adam import dataset_names
-from larq_adam.cli import common, main as cli, train
+from larq_adam.cli import common, config_options, main as cli, train
 from larq_adam.cli.experiment import OWN_MODULES, PAPER
 from larq_adam.config import RunConfig
 from larq_adam.errors import UserInputError
@@ -78,10 +77,8 @@ def test_every_command_explains_its_options_in_help(capsys, command, flags):
 def _parsers(parser):
     """``parser`` and every subcommand parser under it."""
     yield parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                yield from _parsers(sub)
+    for sub in parser.subcommands.values():
+        yield from _parsers(sub)
 
 
 HELP_COMMANDS = [[], *([c] for c in COMMANDS),
@@ -120,18 +117,18 @@ def test_options_are_never_abbreviated_and_a_close_one_is_named(capsys):
 
 def test_run_config_field_names_are_options_that_parse_as_the_old_names(capsys):
     parser = cli.build_parser()
-    train_options = set(next(p for p in _parsers(parser)
-                             if p.prog == "larq-adam train")._option_string_actions)
+    train_options = set(parser.subcommands["train"].option_names())
     fields = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(RunConfig)}
-    # kind is --one-step; teacher_width has no option
-    assert fields - train_options <= {"--kind", "--teacher-width"}
+    assert fields <= train_options
+    assert {"--lr", "--dataset", "--step2-init", "--one-step"} <= train_options  # aliases
     new = parser.parse_args(["train", "--learning-rate", "0.01", "--data", "cifar10",
                              "--init", "final", "--no-analysis", "--analysis"])
     old = parser.parse_args(["train", "--lr", "0.01", "--dataset", "cifar10",
                              "--step2-init", "final"])
-    assert vars(new) == vars(old)
+    assert vars(new) == {**vars(old), "analysis": True}  # only what is given is parsed
     assert train.build_config(new) == train.build_config(old)
-    assert parser.parse_args(["train", "--analysis", "--no-analysis"]).no_analysis is True
+    assert parser.parse_args(["train", "--analysis", "--no-analysis"]).analysis is False
+    assert train.build_config(parser.parse_args(["train", "--one-step"])).kind == "one_step"
     line = _fails(["train", "--learning-rate", "-1"], capsys)  # the name given is the one named
     assert "argument --learning-rate: must be a number in (0, 1000], got '-1'" in line
 
@@ -330,3 +327,26 @@ def test_fig6_toy_landscape_shows_adam_flipping_x_where_sgd_stalls(tmp_path):
     assert toy.x_share_after_y_saturates(adam_path) > \
         3 * toy.x_share_after_y_saturates(sgd_path)
     assert "SGD" in text and "Adam" in text
+
+
+def test_train_is_its_preset_with_exactly_the_options_given_on_top():
+    from larq_adam import presets
+
+    parser = cli.build_parser()
+
+    def config(*argv):
+        return train.build_config(parser.parse_args(["train", *argv]))
+
+    assert config() == presets.MAIN_JOB
+    assert config("--preset", "imagenet") == presets.IMAGENET
+    assert config("--preset", "imagenet", "--epochs", "2", "--model", "strong_baseline") == \
+        presets.IMAGENET.replace(epochs=2, model="strong_baseline")
+    assert config("--one-step", "--stage", "ba") == presets.MAIN_JOB.replace(kind="one_step",
+                                                                               stage="ba")
+    args = parser.parse_args(["train", "--preset", "imagenet", "--model", "strong_baseline"])
+    train.precheck(args)  # no TensorFlow: names the run folder of the preset
+    assert args.run_dir == "runs/strong_baseline_imagenet"
+    assert "(default: 0.25)" in parser.subcommands["train"].format_help()  # the preset's
+    table1 = parser.parse_args(["experiment", "table1", "--epochs", "1"])
+    assert config_options.config_from(table1) == RunConfig(
+        kind="one_step", model="reactnet_a", width=0.25, epochs=1, learning_rate=1e-3)

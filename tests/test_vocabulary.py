@@ -53,14 +53,14 @@ def test_the_implementations_hold_exactly_the_vocabularys_names():
 
 
 def _choices(command: str):
-    sub = cli._subparser(cli.build_parser(), command)
-    return {a.dest: tuple(a.choices) for a in sub._actions if a.choices}
+    sub = cli.build_parser().subcommands[command]
+    return {a.dest: tuple(a.choices) for a in sub.actions if a.choices}
 
 
 def test_the_command_lines_choices_are_the_vocabularys():
     train = _choices("train")
     assert train["schedule"] == words.SCHEDULES and train["stage"] == words.STAGES
-    assert train["order"] == tuple(words.ORDERS) and train["step2_init"] == words.INITS
+    assert train["order"] == tuple(words.ORDERS) and train["init"] == words.INITS
     assert train["select_on"] == words.SELECT_ON
     assert train["allow_changes"] == tuple(words.ALLOW_CHANGES)
     assert _choices("import")["model"] == words.PYTORCH_IMPORTABLE

@@ -102,14 +102,13 @@ def plain_text(text: Optional[str]) -> Optional[str]:
     return _RST_BLOCK.sub(":", _RST_LITERAL.sub(r"\1", text))
 
 
-def _parser_chain(parser: argparse.ArgumentParser,
-                  namespace: argparse.Namespace) -> List[argparse.ArgumentParser]:
+def _parser_chain(parser: "ArgumentParser",
+                  namespace: argparse.Namespace) -> List["ArgumentParser"]:
     """``parser`` and the subcommand parsers ``namespace`` was parsed by, outermost first."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            chosen = action.choices.get(getattr(namespace, action.dest, None))
-            if chosen is not None:
-                return [parser, *_parser_chain(chosen, namespace)]
+    if parser.subcommand_dest is not None:
+        chosen = parser.subcommands.get(getattr(namespace, parser.subcommand_dest, None))
+        if chosen is not None:
+            return [parser, *_parser_chain(chosen, namespace)]
     return [parser]
 
 
@@ -145,14 +144,50 @@ def typed_name(message: str, arg_strings: Sequence[str]) -> str:
 class ArgumentParser(argparse.ArgumentParser):
     """An ``argparse.ArgumentParser`` whose errors are one line (exit status 2), that takes
     no abbreviation of an option (``--wid`` is not ``--width``), names the option an
-    unknown one is close to, and shows a docstring description without its RST markup."""
+    unknown one is close to, and shows a docstring description without its RST markup.
+
+    It keeps what was added to it through argparse's public calls: :attr:`actions` (every
+    ``add_argument``, in argument groups too) and :attr:`subcommands` (name -> parser)."""
 
     def __init__(self, *args: Any, allow_abbrev: bool = False, **kwargs: Any) -> None:
         for key in ("description", "epilog"):
             if key in kwargs:
                 kwargs[key] = plain_text(kwargs[key])
+        self.actions: List[argparse.Action] = []  # before argparse adds --help through them
+        self.subcommands: Dict[str, "ArgumentParser"] = {}
+        self.subcommand_dest: Optional[str] = None
         super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
         self._arg_strings: List[str] = []  # of the last parse, for the option an error names
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.actions.append(action)
+        return action
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        group = super().add_argument_group(*args, **kwargs)
+        add = group.add_argument
+
+        def add_and_keep(*names: Any, **options: Any) -> argparse.Action:
+            action = add(*names, **options)
+            self.actions.append(action)
+            return action
+
+        group.add_argument = add_and_keep  # type: ignore[method-assign]
+        return group
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        action = super().add_subparsers(**kwargs)
+        self.subcommands = action.choices  # the map argparse fills with each add_parser
+        self.subcommand_dest = action.dest
+        return action
+
+    def option_names(self) -> List[str]:
+        """Every ``--name`` this parser takes."""
+        return [o for a in self.actions for o in a.option_strings if o.startswith("--")]
+
+    def has_option(self, name: str) -> bool:
+        return name in self.option_names()
 
     def parse_known_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
                          namespace: Optional[argparse.Namespace] = None
@@ -167,7 +202,7 @@ class ArgumentParser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             chain = _parser_chain(self, parsed)
-            options = [o for p in chain for o in p._option_string_actions if o.startswith("--")]
+            options = [o for p in chain for o in p.option_names()]
             chain[-1].error(f"unrecognized arguments: {' '.join(extras)}"
                             f"{did_you_mean(extras, options)}")
         return parsed
@@ -198,22 +233,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter,
         if _shows_default(action):
             return super()._get_help_string(action)
         return action.help
-
-
-class NegatedFlag(argparse.Action):
-    """An on/off pair on a dest that holds the negation: ``--no-NAME`` stores True, ``--NAME``
-    False (``--no-analysis`` / ``--analysis`` on ``no_analysis``, default False)."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, default: bool = False,
-                 help: Optional[str] = None) -> None:  # noqa: A002 (argparse's keyword)
-        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: Optional[str] = None) -> None:
-        setattr(namespace, self.dest, bool(option_string and option_string.startswith("--no-")))
-
-    def format_usage(self) -> str:
-        return " | ".join(self.option_strings)
 
 
 def load_tensorflow(*, debug: bool = False) -> None:
@@ -380,8 +399,6 @@ def positive_float(text: str) -> float:
 
 #: ``--allow-changes`` names (:data:`larq_adam.vocabulary.ALLOW_CHANGES`).
 ALLOW_CHANGES = tuple(vocabulary.ALLOW_CHANGES)
-STRATEGY_HELP = ("tf.distribute strategy: default, mirrored (all local GPUs), multiworker "
-                 "(TF_CONFIG), or tpu / tpu:ADDRESS")
 
 
 def add_debug(parser: argparse.ArgumentParser) -> None:
@@ -396,51 +413,12 @@ def add_trust_model(parser: argparse.ArgumentParser) -> None:
                              "you trust; by default such a model is refused)")
 
 
-def add_data_options(parser: argparse.ArgumentParser, *, dataset: str) -> None:
-    g = parser.add_argument_group("data")
-    g.add_argument("--dataset", "--data", default=dataset,
-                   help="mnist5k (offline), cifar10, cifar100, imagenette, imagenet2012 "
-                        "(needs --data-dir), folder:PATH or tfds:NAME (any tfds image set)")
-    g.add_argument("--data-dir", default=None,
-                   help="tensorflow-datasets data dir (ImageNet's tar files go in its "
-                        "downloads/manual sub-folder)")
-    g.add_argument("--image-size", type=ranged("image_size"), default=None,
-                   help="resize images to this side (default: the dataset's own size, 224 "
-                        "for ImageNet-like sets)")
-    g.add_argument("--batch-size", type=ranged("batch_size"), default=64, help="global batch size")
-    g.add_argument("--max-steps-per-epoch", type=ranged("max_steps_per_epoch"),
-                   default=None,
-                   help="cap the batches per epoch and of the evaluation (smoke tests)")
-
-
-def add_model_options(parser: argparse.ArgumentParser, *, model: str, width: float,
-                      epochs: int, teacher: str) -> None:
-    g = parser.add_argument_group("model and training")
-    g.add_argument("--model", default=model,
-                   help="student network: reactnet_a, strong_baseline, or a larq-zoo network "
-                        "(see la.models.available())")
-    g.add_argument("--width", type=ranged("width"), default=width,
-                   help="channel multiplier of the student (1.0 = the paper's network)")
-    g.add_argument("--epochs", type=ranged("epochs"), default=epochs,
-                   help="epochs of every training step (per step in two-step runs)")
-    g.add_argument("--teacher", default=teacher,
-                   help="distillation teacher: 'none' (cross-entropy on the labels), 'auto' "
-                        "(train a real-valued one first) or the path of a saved Keras model")
-    g.add_argument("--teacher-model", default="resnet18",
-                   help="architecture of the 'auto' teacher (resnet18 or resnet34)")
-    g.add_argument("--teacher-epochs", type=ranged("teacher_epochs"), default=None,
-                   help="epochs of the 'auto' teacher (default: --epochs)")
-    g.add_argument("--pad-values", type=finite_float, default=0.0,
-                   help="pad value of the binarized inputs of the 3x3 binary convs: 0 as the "
-                        "reference code, 1 for LCE's fast path")
-    g.add_argument("--exact-reference", action=argparse.BooleanOptionalAction, default=False,
-                   help="the released code's linear decay (its scheduler steps before each "
-                        "epoch: epoch e at lr * (1 - (e+1)/E)); off: lr * (1 - e/E)")
-
-
-def add_run_options(parser: argparse.ArgumentParser, *, run_dir: str) -> None:
+def add_run_options(parser: argparse.ArgumentParser, *, run_dir: Optional[str],
+                    run_dir_help: str = "where the run's files go") -> None:
+    """The run folder's options (``--run-dir``, ``--resume``, ``--allow-changes``) and the
+    console's (``-q``, ``-v``, ``--debug``); ``run_dir`` None: the command picks it."""
     g = parser.add_argument_group("run folder")
-    g.add_argument("--run-dir", default=run_dir, help="where the run's files go")
+    g.add_argument("--run-dir", default=run_dir, help=run_dir_help)
     g.add_argument("--resume", action="store_true",
                    help="continue an interrupted run: finished steps are read back, the "
                         "interrupted one continues from its last epoch")
@@ -448,36 +426,12 @@ def add_run_options(parser: argparse.ArgumentParser, *, run_dir: str) -> None:
                    choices=ALLOW_CHANGES,
                    help="with --resume: settings that may differ from the saved run's "
                         f"({', '.join(ALLOW_CHANGES)}), e.g. a lower --lr after a divergence")
-    g.add_argument("--strategy", default="default", help=STRATEGY_HELP)
-    g.add_argument("--seed", type=ranged("seed"), default=0,
-                   help="random seed of data order, augmentation and initial weights")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no phase headers, progress or epoch lines (results and errors only)")
     g.add_argument("-v", "--verbose", action="store_true",
                    help="Keras' own progress lines with every logged value (about a hundred "
                         "per-layer metrics), and every library and converter log line")
     add_debug(parser)
-
-
-def add_training_options(parser: argparse.ArgumentParser, *, run_dir: str, epochs: int,
-                         width: float, model: str = "reactnet_a", dataset: str = "mnist5k",
-                         teacher: str = "none") -> None:
-    """The options every training command shares (data, model, run folder)."""
-    add_data_options(parser, dataset=dataset)
-    add_model_options(parser, model=model, width=width, epochs=epochs, teacher=teacher)
-    add_run_options(parser, run_dir=run_dir)
-
-
-def config_fields(args: argparse.Namespace) -> Dict[str, Any]:
-    """RunConfig fields from the shared training options."""
-    return dict(
-        data=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
-        batch_size=args.batch_size, max_steps_per_epoch=args.max_steps_per_epoch,
-        model=args.model, width=args.width, epochs=args.epochs,
-        teacher=None if args.teacher in ("none", "") else args.teacher,
-        teacher_model=args.teacher_model, teacher_epochs=args.teacher_epochs,
-        pad_values=args.pad_values, exact_reference=args.exact_reference,
-        strategy=args.strategy, seed=args.seed)
 
 
 def check_run_dir(args: argparse.Namespace) -> None:
@@ -493,12 +447,12 @@ def check_run_dir(args: argparse.Namespace) -> None:
         raise UserInputError("--allow-changes only applies with --resume")
 
 
-def check_teacher(args: argparse.Namespace) -> None:
+def check_teacher(teacher: Optional[str]) -> None:
     """A teacher path must exist (checked before a run folder is touched)."""
     from pathlib import Path
 
-    if args.teacher not in (None, "", "none", "auto") and not Path(args.teacher).exists():
-        raise UserInputError(f"--teacher {args.teacher!r} does not exist; give the path of a "
+    if teacher not in (None, "", "none", "auto") and not Path(teacher).exists():
+        raise UserInputError(f"--teacher {teacher!r} does not exist; give the path of a "
                              "saved Keras model, 'auto' (train one first) or 'none'")
 
 

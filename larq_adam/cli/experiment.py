@@ -15,7 +15,8 @@ import argparse
 import importlib
 from typing import Any, Callable, Dict
 
-from larq_adam.cli import common
+from larq_adam.cli import common, config_options
+from larq_adam.config import RunConfig
 
 #: name -> (function in larq_adam.experiments.paper, report kind, title, model, epochs)
 PAPER = {
@@ -39,11 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argumen
     for name, (function, _, title, model, epochs) in PAPER.items():
         p = sub.add_parser(name, help=title, description=title,
                            formatter_class=common.HelpFormatter)
-        common.add_training_options(p, run_dir=f"runs/{function}", epochs=epochs, width=0.25,
-                                    model=model)
-        p.add_argument("--lr", "--learning-rate", type=common.ranged("learning_rate"),
-                       default=1e-3,
-                       help="initial learning rate where the experiment does not set one")
+        base = RunConfig(kind="one_step", model=model, width=0.25, epochs=epochs,
+                         learning_rate=1e-3)  # the learning rate where the arm sets none
+        config_options.add_config_options(p, base, fields=config_options.SHARED_FIELDS)
+        common.add_run_options(p, run_dir=f"runs/{function}")
         _add_specific(name, p)
         parsers[name] = p
     p = sub.add_parser("fig6", help="Fig. 6: the two-sign-node toy landscape (numpy)",
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> Dict[str, argparse.Argumen
                                                         .splitlines()[0]),
                            description=own.__doc__, formatter_class=common.HelpFormatter)
         own.add_arguments(p)
-        if not any(a.dest == "debug" for a in p._actions):
+        if not p.has_option("--debug"):
             common.add_debug(p)
     return parsers
 
@@ -71,7 +71,7 @@ def precheck(args: argparse.Namespace) -> None:
     from larq_adam.dataset_names import parse_name
 
     if args.experiment in PAPER:
-        parse_name(args.dataset)
+        parse_name(config_options.config_from(args).data)
 
 
 def _add_specific(name: str, p: argparse.ArgumentParser) -> None:
@@ -99,13 +99,12 @@ def _specific_kwargs(name: str, args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _run_paper(name: str, args: argparse.Namespace) -> int:
-    from larq_adam.config import RunConfig
     from larq_adam.experiments import paper
 
-    common.check_teacher(args)
+    base = config_options.config_from(args)
+    common.check_teacher(base.teacher)
     common.check_run_dir(args)
     function, kind, title, _, _ = PAPER[name]
-    base = RunConfig(kind="one_step", learning_rate=args.lr, **common.config_fields(args))
     experiment: Callable[..., Any] = getattr(paper, function)
     verbose = common.verbosity(args)
     stages = ("bnn", "fp") if name == "fig2" and args.real else ("bnn",)

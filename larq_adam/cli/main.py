@@ -14,7 +14,7 @@ runs, so ``--help`` answers at once.
 import argparse
 import importlib
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from larq_adam.cli import common
 
@@ -43,34 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
                            formatter_class=common.HelpFormatter)
         module.add_arguments(p)
-        if not any(a.dest == "debug" for a in p._actions):
+        if not p.has_option("--debug"):
             common.add_debug(p)
     return parser
-
-
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[command]
-
-
-def _defaults(parser: argparse.ArgumentParser, command: str) -> Dict[str, object]:
-    return {a.dest: a.default for a in _subparser(parser, command)._actions}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` (default: the process's arguments) and run the command."""
     args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if args_list[:1] == ["train"]:  # --preset changes the defaults before parsing
-        from larq_adam.cli import train
-
-        defaults = _defaults(parser, "train")
-        _subparser(parser, "train").set_defaults(**train.preset_defaults(args_list))
-        args = parser.parse_args(args_list)
-        return common.run_command(lambda a: train.run(a, defaults=defaults), args,
-                                  prog="larq-adam train", precheck=train.precheck,
-                                  run_folder=train.run_folder, argv=args_list)
-    args = parser.parse_args(args_list)
+    args = build_parser().parse_args(args_list)
     module = importlib.import_module(COMMANDS[args.command][0])
     prog = f"larq-adam {args.command}"
     return common.run_command(module.run, args, prog=prog,
