@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from larq_adam import analysis, keras_files, limits, models
 from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_write_json
+from larq_adam.config import RunConfig
 from larq_adam.disk import check_room
 from larq_adam.errors import CorruptFileError, UserInputError
 from larq_adam.records import StepResult
@@ -54,6 +55,8 @@ __all__ = ["Step", "TrainedStep", "train_step", "run_step", "load_teacher",
 
 #: batches of the last epoch that BN statistics are re-estimated over at a step's end
 RECALIBRATION_BATCHES = 200
+#: a step's defaults are a run's (RunConfig is the one place they are written)
+_RUN_DEFAULTS = RunConfig()
 
 
 @dataclasses.dataclass
@@ -86,20 +89,20 @@ class Step:
     """
 
     name: str
-    model: str = "reactnet_a"
-    stage: Union[Stage, str] = Stage.BNN
-    optimizer: str = "adam"
-    learning_rate: Optional[float] = None
-    weight_decay: float = 0.0
-    epochs: int = 1
-    schedule: str = "linear"
-    teacher: Optional[str] = None
+    model: str = _RUN_DEFAULTS.model  # every default but init_from and run: RunConfig's
+    stage: Union[Stage, str] = Stage(_RUN_DEFAULTS.stage)
+    optimizer: str = _RUN_DEFAULTS.optimizer
+    learning_rate: Optional[float] = _RUN_DEFAULTS.learning_rate
+    weight_decay: float = _RUN_DEFAULTS.weight_decay
+    epochs: int = _RUN_DEFAULTS.epochs
+    schedule: str = _RUN_DEFAULTS.schedule
+    teacher: Optional[str] = _RUN_DEFAULTS.teacher
     init_from: Optional[str] = None
-    width: float = 1.0
-    pad_values: float = 0.0
-    exact_reference: bool = False
-    seed: int = 0
-    recalibrate_bn: bool = False
+    width: float = _RUN_DEFAULTS.width
+    pad_values: float = _RUN_DEFAULTS.pad_values
+    exact_reference: bool = _RUN_DEFAULTS.exact_reference
+    seed: int = _RUN_DEFAULTS.seed
+    recalibrate_bn: bool = _RUN_DEFAULTS.recalibrate_bn
     run: Optional[Dict[str, Any]] = None
 
     def __post_init__(self):
