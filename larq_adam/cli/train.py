@@ -1,6 +1,6 @@
 """``larq-adam train``: the paper's training of a BNN, then LCE export and the report.
 
-By default the main job on the offline digits (about 10 minutes on 2 CPU cores):
+By default the main job on the offline digits (4-8 minutes on 2 CPU cores):
 
 1. a real-valued teacher (ResNet-18 at the student's width) is trained on the labels;
 2. step 1 (BA: binary activations, real weights), Adam, weight decay 5e-6 on the latent
