@@ -85,6 +85,25 @@ def test_every_larq_adam_command_in_the_readme_parses():
     assert checked >= 10
 
 
+def test_readme_pick_decay_commands_with_other_settings_write_other_folders():
+    """``pick-decay`` resumes its trials by default and refuses a folder that holds
+    trials of other settings, so two README commands (run in one folder, as a newcomer
+    does) with different settings must name different ``--run-dir``s."""
+    from larq_adam.cli import main
+
+    kept = {"resume", "quiet", "debug", "command", "func", "handler"}
+    by_dir = {}
+    for line_no, argv in commands():
+        if argv[:2] != ["larq-adam", "pick-decay"]:
+            continue
+        args = vars(main.build_parser().parse_args(argv[1:]))
+        settings = {k: v for k, v in args.items() if k not in kept and not callable(v)}
+        first = by_dir.setdefault(settings["run_dir"], (line_no, settings))
+        assert first[1] == settings, (
+            f"README.md:{line_no} and README.md:{first[0]}: pick-decay with other settings "
+            f"in one folder {settings['run_dir']}; give one of them its own --run-dir")
+    assert by_dir
+
 def _free_names(tree: ast.AST) -> List[Tuple[str, int]]:
     """Names a block loads that it never binds (imports, assignments, targets, defs)."""
     bound, loaded = set(), []
