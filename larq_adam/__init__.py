@@ -18,7 +18,7 @@ from larq_adam import _keras2  # must run before TensorFlow resolves tf.keras
 __version__ = "0.1.0"
 
 _SUBMODULES = ("analysis", "atomic", "cli", "config", "data", "errors", "experiments",
-               "export", "formats", "layers", "models", "presets", "quantized", "records",
+               "export", "formats", "layers", "models", "presets", "quantized", "results",
                "report", "run_files", "stages", "training")
 
 __all__ = ["Stage", "__version__", *_SUBMODULES]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 from larq_adam.atomic import atomic_write_text
 from larq_adam.errors import CorruptFileError, RunStateError, UserInputError
 
-__all__ = ["MAX_JSON_DEPTH", "json_depth", "parse_json", "read_json", "read_record", "read_history", "trim_history", "h5_problem",
+__all__ = ["MAX_JSON_DEPTH", "json_depth", "parse_json", "read_json", "read_typed_json", "read_history", "trim_history", "h5_problem",
            "MODEL_NAMES", "find_model"]
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ def read_json(path: PathLike, *, fix: str) -> Dict[str, Any]:
     return value
 
 
-def read_record(path: PathLike, from_json: Callable[[Dict[str, Any]], T], *, name: str,
+def read_typed_json(path: PathLike, from_json: Callable[[Dict[str, Any]], T], *, name: str,
                 what: str, fix: str) -> T:
     """``from_json`` of the JSON object in ``path`` (``path/name`` when ``path`` is a
     folder): a typed record such as a claims scoreboard or a weight-decay pick.

@@ -13,7 +13,7 @@ import larq_adam as la  # before tensorflow: selects Keras 2
 from larq_adam import presets
 
 
-def main(run_dir: str = "runs/two_step", **changes) -> la.records.RunResult:
+def main(run_dir: str = "runs/two_step", **changes) -> la.results.RunResult:
     config = presets.MAIN_JOB.replace(**changes)  # larq-adam train's defaults
     result = la.training.train(run_dir, config, resume="allow")
     exported = la.export.export_run(run_dir, config=config)  # final_model.h5, its own data

@@ -125,7 +125,7 @@ def _made_up_records(setting):
     adam = lambda key: key.startswith("bnn_adam")  # noqa: E731
     records = {}
     for key, arm in claims.arms(setting).items():
-        rec = claims.ArmRecord(key, arm.label, arm.scheme, dict(arm.options))
+        rec = claims.ArmRuns(key, arm.label, arm.scheme, dict(arm.options))
         for seed in range(3):
             noise = float(rng.normal(0, 0.005))
             rec.seeds.append(seed)

@@ -25,7 +25,7 @@ from larq_adam.config import RunConfig
 from larq_adam.errors import (CorruptFileError, DiskWriteError, RunStateError,
                               TrainingInterrupted, UserInputError)
 from larq_adam.export.contract import file_sha256, read_contract
-from larq_adam.records import StepResult
+from larq_adam.results import StepResult
 from larq_adam.report.export_section import read_export
 from larq_adam.run_files import MAX_JSON_DEPTH, read_json
 from larq_adam.training.resume import RecoveryWarning

@@ -89,7 +89,7 @@ def test_records_load_from_their_folder_and_damaged_ones_name_file_and_fix(tmp_p
         with pytest.raises(CorruptFileError, match="is not valid JSON"):
             cls.load(path)
     path.write_text('{"b": 1, "a": 2}')
-    assert run_files.read_record(path, sorted, name="x.json", what="keys", fix="-") == ["a", "b"]
+    assert run_files.read_typed_json(path, sorted, name="x.json", what="keys", fix="-") == ["a", "b"]
 
 
 HISTORY = "epoch,loss,val_accuracy\n0,2.5,0.1\n1,2.0,NA\n2,1.5,0.3\n"

@@ -9,7 +9,7 @@ import numpy as np
 from larq_adam.errors import UserInputError
 from larq_adam.experiments import stats
 from larq_adam.experiments.claim_definitions import LOW_CAM_QUANTILE, Claim, Setting, claims
-from larq_adam.experiments.claim_records import ArmRecord, ClaimResult
+from larq_adam.experiments.scoreboard import ArmRuns, ClaimResult
 
 
 def _last_record(step_dir: Path, kind: str) -> Optional[Dict[str, Any]]:
@@ -41,7 +41,7 @@ def _record_metrics(step_dir: Path) -> Dict[str, float]:
 
 def measure(result: Any) -> Dict[str, float]:
     """Every metric of :data:`METRICS` a finished run (a ``RunResult``) has, from its last
-    step: the result record, the last ``history.csv`` row and the analysis records."""
+    step: its result, the last ``history.csv`` row and the analysis records."""
     step = result.steps[-1]
     out = {"accuracy": float(step.test_accuracy)}
     for key in ("ff_ratio", "c2i_ratio"):
@@ -64,7 +64,7 @@ def _test(claim: Claim, values: List[List[float]]) -> stats.TestResult:
     return stats.trend(x, [y for v in values for y in v], direction=claim.direction)
 
 
-def score(setting: Setting, records: Mapping[str, ArmRecord], *,
+def score(setting: Setting, arms: Mapping[str, ArmRuns], *,
           only: Optional[Sequence[str]] = None) -> List[ClaimResult]:
     """Test every claim (or those in ``only``) on the arms' measured values; a claim whose
     arms lack the metric (NaN) in some run raises ``ValueError`` naming the runs."""
@@ -72,8 +72,8 @@ def score(setting: Setting, records: Mapping[str, ArmRecord], *,
     for claim in claims(setting):
         if only is not None and claim.key not in only:
             continue
-        values = [records[a].values(claim.metric) for a in claim.arms]
-        bad = [records[a].run_dirs[i] for a, v in zip(claim.arms, values)
+        values = [arms[a].values(claim.metric) for a in claim.arms]
+        bad = [arms[a].run_dirs[i] for a, v in zip(claim.arms, values)
                for i, y in enumerate(v) if not math.isfinite(y)]
         if bad:
             raise UserInputError(f"claim {claim.key}: {claim.metric} is missing in {bad}; those "
@@ -81,6 +81,6 @@ def score(setting: Setting, records: Mapping[str, ArmRecord], *,
                              "records are gone: delete the folders and run again")
         rows.append(ClaimResult(
             key=claim.key, claimed=claim.claimed, source=claim.source, metric=claim.metric,
-            arms=list(claim.arms), labels=[records[a].label for a in claim.arms],
+            arms=list(claim.arms), labels=[arms[a].label for a in claim.arms],
             values=values, x=list(claim.x), test=_test(claim, values)))
     return rows

@@ -5,7 +5,7 @@ from typing import Mapping, Optional
 
 from larq_adam.experiments import stats
 from larq_adam.experiments.claim_definitions import METRICS
-from larq_adam.experiments.claim_records import ClaimResult, Scoreboard
+from larq_adam.experiments.scoreboard import ClaimResult, Scoreboard
 from larq_adam.formats import number
 
 __all__ = ["markdown", "time_table"]

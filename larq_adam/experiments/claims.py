@@ -71,10 +71,10 @@ from larq_adam.experiments import claim_tables
 from larq_adam.experiments.claim_definitions import (CLAIM_KEYS, DEFAULT, METRICS,
                                                      PAPER_ITERATIONS, PAPER_LR, QUICK, Arm,
                                                      Claim, Setting, arms, claims)
-from larq_adam.experiments.claim_records import ArmRecord, ClaimResult, PathLike, Scoreboard
+from larq_adam.experiments.scoreboard import ArmRuns, ClaimResult, PathLike, Scoreboard
 from larq_adam.experiments.claim_scoring import measure, score
 
-__all__ = ["Setting", "DEFAULT", "QUICK", "Arm", "Claim", "ArmRecord", "ClaimResult",
+__all__ = ["Setting", "DEFAULT", "QUICK", "Arm", "Claim", "ArmRuns", "ClaimResult",
            "Scoreboard", "arms", "claims", "measure", "score", "run", "CLAIM_KEYS", "METRICS",
            "PAPER_LR", "PAPER_ITERATIONS"]
 
@@ -111,25 +111,26 @@ def _train(arm: Arm, setting: Setting, seed: int, run_dir: Path, *, resume: bool
 
 
 def _train_all(out: Path, setting: Setting, keys: Sequence[str], seeds: Sequence[int], *,
-               resume: bool, verbose: int) -> Dict[str, ArmRecord]:
+               resume: bool, verbose: int) -> Dict[str, ArmRuns]:
     """Every arm and seed (seed by seed, so a stopped scoreboard has all arms of the
-    first seeds); returns the arms' records."""
+    first seeds); returns each arm's runs."""
     spec = arms(setting)
-    records = {k: ArmRecord(k, spec[k].label, spec[k].scheme, dict(spec[k].options))
-               for k in keys}
+    runs = {k: ArmRuns(k, spec[k].label, spec[k].scheme, dict(spec[k].options))
+            for k in keys}
     for seed in seeds:
         for key in keys:
             run_dir = out / "runs" / key / f"seed{seed}"
             result = _train(spec[key], setting, seed, run_dir, resume=resume, verbose=verbose)
-            rec = records[key]
-            rec.seeds.append(seed)
-            rec.run_dirs.append(str(run_dir))
-            rec.seconds.append(float(sum(s.seconds for s in result.steps)))
-            rec.metrics.append(measure(result))
+            arm_runs = runs[key]
+            arm_runs.seeds.append(seed)
+            arm_runs.run_dirs.append(str(run_dir))
+            arm_runs.seconds.append(float(sum(s.seconds for s in result.steps)))
+            arm_runs.metrics.append(measure(result))
             if verbose:
-                print(f"[claims] {key} seed {seed}: top-1 {rec.metrics[-1]['accuracy']:.4f} "
-                      f"({rec.seconds[-1]:.0f} s of training)", flush=True)
-    return records
+                top1, seconds = arm_runs.metrics[-1]["accuracy"], arm_runs.seconds[-1]
+                print(f"[claims] {key} seed {seed}: top-1 {top1:.4f} ({seconds:.0f} s of "
+                      "training)", flush=True)
+    return runs
 
 
 def _write(board: Scoreboard, out: Path) -> List[Path]:
@@ -161,9 +162,9 @@ def run(out_dir: PathLike, *, seeds: int = 3, quick: bool = False, resume: bool 
     setting = scale if scale is not None else (QUICK if quick else DEFAULT)
     out = Path(out_dir)
     keys = _needed_arms(setting, only)
-    records = _train_all(out, setting, keys, seed_list, resume=resume, verbose=verbose)
-    rows = score(setting, records, only=only)
-    board = Scoreboard(setting, seed_list, records, rows, wall_seconds=0.0)
+    runs = _train_all(out, setting, keys, seed_list, resume=resume, verbose=verbose)
+    rows = score(setting, runs, only=only)
+    board = Scoreboard(setting, seed_list, runs, rows, wall_seconds=0.0)
     board.wall_seconds = round(time.time() - start, 1)
     paths = _write(board, out)
     if verbose:

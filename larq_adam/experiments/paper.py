@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from larq_adam.config import RunConfig
-from larq_adam.records import RunResult
+from larq_adam.results import RunResult
 
 PathLike = Union[str, Path]
 Runs = Dict[str, RunResult]

@@ -121,7 +121,7 @@ class Pick:
     @classmethod
     def load(cls, path: PathLike) -> "Pick":
         """Read ``pick.json`` (or the folder holding it)."""
-        return run_files.read_record(
+        return run_files.read_typed_json(
             path, cls.from_json, name="pick.json", what="a pick",
             fix="delete it and run the picker again (finished trials are read back)")
 

@@ -1,6 +1,6 @@
 """A run folder read into typed data for the report.
 
-One reader per file: a step's ``result.json`` through :meth:`larq_adam.records.StepResult.load`
+One reader per file: a step's ``result.json`` through :meth:`larq_adam.results.StepResult.load`
 (the schema training writes), its ``history.csv`` through
 :func:`larq_adam.run_files.read_history`, ``config.json`` through
 :func:`larq_adam.run_files.read_json` and the analysis records through
@@ -16,7 +16,7 @@ import numpy as np
 
 from larq_adam.analysis.records import load_records
 from larq_adam.errors import UserInputError
-from larq_adam.records import StepResult
+from larq_adam.results import StepResult
 from larq_adam.formats import finite
 from larq_adam.run_files import read_history, read_json
 
@@ -32,7 +32,7 @@ _HISTORY_FIX = ("repair or delete that line (the report then lacks that epoch's 
 
 @dataclasses.dataclass
 class StepData:
-    """One step folder: its ``config.json``, its :class:`~larq_adam.records.StepResult`
+    """One step folder: its ``config.json``, its :class:`~larq_adam.results.StepResult`
     (``None`` while the step is unfinished), ``history.csv`` rows and the analysis records
     (``{kind: {epoch: record}}``, see :mod:`larq_adam.analysis.records`)."""
 

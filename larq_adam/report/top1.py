@@ -1,6 +1,6 @@
 """A step's test top-1 as the report states it: epochs 1-based, and no drop left unexplained.
 
-A step's ``test_accuracy`` (:class:`~larq_adam.records.StepResult`) is its final weights'
+A step's ``test_accuracy`` (:class:`~larq_adam.results.StepResult`) is its final weights'
 test top-1, with every BN layer normalising with its *moving* statistics. When
 that number lies far below the step's best epoch (:data:`FAR_BELOW`), the summary says so
 beside it and the ``## BN statistics`` section (:func:`bn_section`) says what the run
@@ -20,7 +20,7 @@ __all__ = ["FAR_BELOW", "RESULT_EPOCH_BASE", "BN_HEADING", "best_epoch", "epoch_
 #: A final top-1 more than this far (a fraction: 0.10 = 10 points) below the step's best
 #: epoch is called out in the summary and explained in ``## BN statistics``.
 FAR_BELOW = 0.10
-#: The number a read :class:`~larq_adam.records.StepResult`'s ``best_epoch`` gives the
+#: The number a read :class:`~larq_adam.results.StepResult`'s ``best_epoch`` gives the
 #: first epoch (``result.json`` files written before epochs counted from 1 are converted
 #: when read, ``StepResult.from_json``).
 RESULT_EPOCH_BASE = 1

@@ -31,8 +31,8 @@ from larq_adam.training.bn_stats import recalibrate_bn
 # The run API loads on first use (it imports the models and the callbacks): name -> module.
 _LAZY = {"train": "larq_adam.training.run", "one_step": "larq_adam.training.run",
          "two_step": "larq_adam.training.run", "run_step": "larq_adam.training.step",
-         "Step": "larq_adam.training.step", "StepResult": "larq_adam.records",
-         "RunResult": "larq_adam.records", "StepClock": "larq_adam.training.run_callbacks",
+         "Step": "larq_adam.training.step", "StepResult": "larq_adam.results",
+         "RunResult": "larq_adam.results", "StepClock": "larq_adam.training.run_callbacks",
          "TrainingDivergedError": "larq_adam.training.run_callbacks",
          "RecoveryWarning": "larq_adam.training.resume",
          "ALLOW_CHANGES": "larq_adam.training.resume"}

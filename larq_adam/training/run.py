@@ -42,7 +42,7 @@ from larq_adam.atomic import atomic_write_json, remove_partial_files
 from larq_adam.disk import check_room, check_writable
 from larq_adam.config import RunConfig
 from larq_adam.errors import LarqAdamError, RunStateError, UserInputError, WrongTypeError
-from larq_adam.records import RunResult, StepResult
+from larq_adam.results import RunResult, StepResult
 from larq_adam.run_lock import run_lock
 from larq_adam.run_files import read_json
 from larq_adam.stages import Stage

@@ -32,7 +32,7 @@ from larq_adam.atomic import atomic_save_model, atomic_save_weights, atomic_writ
 from larq_adam.config import RunConfig
 from larq_adam.disk import check_room
 from larq_adam.errors import CorruptFileError, UserInputError
-from larq_adam.records import StepResult
+from larq_adam.results import StepResult
 from larq_adam.run_files import h5_problem, read_history
 from larq_adam.stages import Stage
 from larq_adam.training import resume as resume_lib

@@ -18,7 +18,7 @@ from larq_adam import models
 from larq_adam.analysis.records import trim_records
 from larq_adam.atomic import atomic_save_model, atomic_write_json, atomic_write_text
 from larq_adam.errors import CorruptFileError, RunStateError
-from larq_adam.records import StepResult
+from larq_adam.results import StepResult
 from larq_adam.run_files import h5_problem, read_history, read_json, trim_history
 from larq_adam.training import resume as resume_lib
 from larq_adam.training.resume import RecoveryWarning

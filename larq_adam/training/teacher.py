@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from larq_adam.config import RunConfig
 from larq_adam.errors import CorruptFileError, MissingFileError
-from larq_adam.records import StepResult
+from larq_adam.results import StepResult
 from larq_adam.run_files import h5_problem
 from larq_adam.stages import Stage
 from larq_adam.training.data_feed import RunFeeds

@@ -1,4 +1,4 @@
-"""The claims scoreboard's records: an arm's runs (:class:`ArmRecord`), one tested claim
+"""The claims scoreboard as data: an arm's runs (:class:`ArmRuns`), one tested claim
 (:class:`ClaimResult`) and the whole :class:`Scoreboard`, each to and from JSON."""
 import dataclasses
 import math
@@ -17,7 +17,7 @@ PathLike = Union[str, Path]
 
 
 @dataclasses.dataclass
-class ArmRecord:
+class ArmRuns:
     """An arm's runs: per seed its run folder, training seconds (all steps, every process
     that worked on them) and :func:`measure`'s metrics."""
 
@@ -38,8 +38,8 @@ class ArmRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, record: Mapping[str, Any]) -> "ArmRecord":
-        return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls)})
+    def from_json(cls, data: Mapping[str, Any]) -> "ArmRuns":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
 @dataclasses.dataclass
@@ -70,9 +70,9 @@ class ClaimResult:
         return out
 
     @classmethod
-    def from_json(cls, record: Mapping[str, Any]) -> "ClaimResult":
-        fields = {f.name: record[f.name] for f in dataclasses.fields(cls)}
-        fields["test"] = stats.TestResult.from_json(record["test"])
+    def from_json(cls, data: Mapping[str, Any]) -> "ClaimResult":
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        fields["test"] = stats.TestResult.from_json(data["test"])
         return cls(**fields)
 
 
@@ -83,7 +83,7 @@ class Scoreboard:
 
     setting: Setting
     seeds: List[int]
-    arms: Dict[str, ArmRecord]
+    arms: Dict[str, ArmRuns]
     claims: List[ClaimResult]
     wall_seconds: float
 
@@ -100,16 +100,16 @@ class Scoreboard:
                 "wall_seconds": self.wall_seconds}
 
     @classmethod
-    def from_json(cls, record: Mapping[str, Any]) -> "Scoreboard":
-        return cls(setting=Setting.from_json(record["setting"]), seeds=list(record["seeds"]),
-                   arms={k: ArmRecord.from_json(a) for k, a in record["arms"].items()},
-                   claims=[ClaimResult.from_json(c) for c in record["claims"]],
-                   wall_seconds=float(record["wall_seconds"]))
+    def from_json(cls, data: Mapping[str, Any]) -> "Scoreboard":
+        return cls(setting=Setting.from_json(data["setting"]), seeds=list(data["seeds"]),
+                   arms={k: ArmRuns.from_json(a) for k, a in data["arms"].items()},
+                   claims=[ClaimResult.from_json(c) for c in data["claims"]],
+                   wall_seconds=float(data["wall_seconds"]))
 
     @classmethod
     def load(cls, path: PathLike) -> "Scoreboard":
         """Read ``scoreboard.json`` (or the folder holding it)."""
-        return run_files.read_record(
+        return run_files.read_typed_json(
             path, cls.from_json, name="scoreboard.json", what="a scoreboard",
             fix="delete it and run the scoreboard again with resume (the runs are read back, "
                 "not trained again)")
