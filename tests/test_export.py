@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import larq as lq
 import numpy as np
@@ -211,6 +212,24 @@ def test_float_twin_has_no_binary_op_and_computes_the_fp_network(tiny, tiny_floa
     twin = ex.float_twin(model)
     assert not fully_binary_layers(twin) and len(fully_binary_layers(model)) == 8
     assert ex.verify(twin, tiny_float["path"], _images())["criterion"] == "exact"
+
+
+def test_conversion_from_the_serving_function_writes_the_converters_own_bytes(tiny, tiny_float):
+    """``to_lce`` / ``to_tflite_float`` convert :func:`save_serving`'s SavedModel (the
+    inference function alone); the LCE file is byte for byte what LCE's
+    ``convert_keras_model`` writes from Keras' full save, the float file what TFLite's
+    ``from_keras_model`` writes but for one byte: the conversion metadata's model type
+    (1, a SavedModel, against 2, a Keras model)."""
+    import larq_compute_engine as lce
+
+    model, info, _ = tiny
+    assert Path(info["path"]).read_bytes() == lce.convert_keras_model(ex.lce_ready(model))
+    ours = np.frombuffer(Path(tiny_float["path"]).read_bytes(), np.uint8)
+    keras = np.frombuffer(tf.lite.TFLiteConverter.from_keras_model(
+        ex.float_twin(model)).convert(), np.uint8)
+    assert ours.shape == keras.shape
+    differ = np.flatnonzero(ours != keras)
+    assert len(differ) == 1 and (ours[differ[0]], keras[differ[0]]) == (1, 2)
 
 
 def test_benchmark_reports_latency_and_size(tiny, tiny_float):

@@ -5,9 +5,10 @@ activations, Eq. 2 weights) becomes ``LceQuantize`` + ``LceBconv2d`` (BatchNorm 
 the real-valued stem, downsampling shortcuts and classifier of Table 3 stay float.
 """
 import os
+import tempfile
 import time
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
@@ -16,7 +17,8 @@ from larq_adam.export.base import PathLike, student, write_file
 from larq_adam.export.rewrite import float_twin, lce_ready
 from larq_adam.quantized import fully_binary_layers
 
-__all__ = ["NoBinaryLayerWarning", "no_binary_warning", "to_lce", "to_tflite_float"]
+__all__ = ["NoBinaryLayerWarning", "no_binary_warning", "to_lce", "to_tflite_float",
+           "save_serving"]
 
 
 class NoBinaryLayerWarning(UserWarning):
@@ -31,6 +33,35 @@ def no_binary_warning(model: tf.keras.Model) -> Optional[str]:
     return (f"{model.name!r} has no fully binary layer (binary activations AND weights, "
             f"Eq. 1-2), so nothing becomes an LCE binary op: the file is a float model. "
             f"Export the BNN stage (step 2 of two-step training)")
+
+
+def save_serving(model: tf.keras.Model, folder: PathLike) -> None:
+    """Write only ``model``'s inference function (``training=False``, the inputs and
+    output names of Keras' serving signature) and its variables as a SavedModel: the
+    graph both converters read. Keras' ``model.save``, which ``convert_keras_model`` and
+    ``TFLiteConverter.from_keras_model`` call, also traces and serialises every layer's
+    call functions for re-loading in Python, which a converter never reads
+    (``bench/conversion.py`` times both)."""
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=name)
+             for t, name in zip(model.inputs, model.input_names)]
+
+    @tf.function(input_signature=specs)
+    def serve(*inputs):
+        outputs = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(model.output_names, outputs))
+
+    holder = tf.Module()
+    holder.saved_variables = list(model.variables)  # tracked: the captures are saved
+    tf.saved_model.save(holder, os.fspath(folder), signatures=serve.get_concrete_function())
+
+
+def _from_serving(model: tf.keras.Model, convert_folder: Callable[[str], bytes]) -> bytes:
+    """``convert_folder`` applied to :func:`save_serving`'s SavedModel of ``model``, in a
+    temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="larq_adam_export_") as folder:
+        save_serving(model, folder)
+        return convert_folder(folder)
 
 
 def _timed(convert, label: str, path: PathLike, verbose: bool) -> Dict[str, Any]:
@@ -65,8 +96,8 @@ def to_lce(model: Any, path: PathLike, *, verbose: bool = True, classifier: str 
             or "float16" / "int8" (per-unit scale) behind a DEQUANTIZE op
             (:func:`larq_adam.export.compact.compact_classifier`); verify such a file with
             ``verify(..., classifier=...)``.
-        **converter_kwargs: passed to ``larq_compute_engine.convert_keras_model``
-            (e.g. ``target="xcore"``).
+        **converter_kwargs: passed to ``larq_compute_engine.convert_saved_model``
+            (e.g. ``target="xcore"``), which converts :func:`save_serving`'s SavedModel.
 
     Returns:
         ``{"path", "bytes", "seconds", "classifier"}``.
@@ -80,7 +111,8 @@ def to_lce(model: Any, path: PathLike, *, verbose: bool = True, classifier: str 
         warnings.warn(warning, NoBinaryLayerWarning, stacklevel=2)
 
     def convert() -> bytes:
-        flatbuffer = lce.convert_keras_model(lce_ready(net), **converter_kwargs)
+        flatbuffer = _from_serving(
+            lce_ready(net), lambda folder: lce.convert_saved_model(folder, **converter_kwargs))
         return compact.compact_classifier(flatbuffer, classifier)[0]
 
     label = f"{net.name!r} ({net.count_params():,} parameters) with Larq Compute Engine"
@@ -99,6 +131,7 @@ def to_tflite_float(model: Any, path: PathLike, *, verbose: bool = True) -> Dict
     twin = float_twin(model)
 
     def convert() -> bytes:
-        return tf.lite.TFLiteConverter.from_keras_model(twin).convert()
+        return _from_serving(
+            twin, lambda folder: tf.lite.TFLiteConverter.from_saved_model(folder).convert())
 
     return _timed(convert, f"the float twin of {twin.name!r} with TFLite", path, verbose)
