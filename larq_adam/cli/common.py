@@ -242,6 +242,7 @@ def load_tensorflow(*, debug: bool = False) -> None:
     ``debug`` shows everything."""
     if debug:
         import larq_adam.layers  # noqa: F401  (registers the custom layers)
+        _warn_slow_protobuf()
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryFile(mode="w+b") as captured:
@@ -262,6 +263,27 @@ def load_tensorflow(*, debug: bool = False) -> None:
     kept = [line for line in text.splitlines() if line.strip() and not _NOISE.search(line)]
     if kept:
         print("\n".join(kept), file=sys.stderr)
+    _warn_slow_protobuf()
+
+
+def slow_protobuf_warning() -> Optional[str]:
+    """The warning for protobuf's pure-Python implementation (protobuf 3.20 on Python
+    3.11, what larq-zoo's ``protobuf<3.21`` pin selects), else None: TensorFlow builds
+    every graph, SavedModel and converter input through protobuf messages, 2-3x slower
+    than with the C implementation."""
+    from google.protobuf.internal import api_implementation
+
+    if api_implementation.Type() != "python":
+        return None
+    return ("warning: protobuf runs its pure-Python implementation, so tracing and LCE "
+            "conversion run 2-3x slower; pip install 'protobuf>=4.25,<6' (larq-zoo, whose "
+            "pin chose it, imports no protobuf: see requirements-zoo.txt)")
+
+
+def _warn_slow_protobuf() -> None:
+    warning = slow_protobuf_warning()
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def run_command(command: Callable[[argparse.Namespace], Optional[int]],
