@@ -8,7 +8,8 @@ converts a trained Keras model and checks the result instead of trusting it:
   ``model.tflite``, ``model_float.tflite``, ``model.json`` (the deployment contract,
   :mod:`.contract`) and ``export.json`` (the :class:`ExportResult` the report renders);
 * :func:`to_lce` / :func:`to_tflite_float` (:mod:`.convert`) - the LCE flatbuffer, and the
-  float TFLite of the FP-stage twin (the baseline for size and latency);
+  float TFLite of the FP-stage twin (the baseline for size and latency), both converted
+  from :func:`save_serving`'s SavedModel of the inference function alone;
 * :func:`lce_ready` / :func:`float_twin` / :func:`with_pad_values` (:mod:`.rewrite`) - the
   network as the converter should see it (LCE 0.16's zero-padding bug worked around with
   :class:`CorrectedAdd`), its FP twin, its padding changed;
@@ -33,7 +34,7 @@ from larq_adam.export import compact, contract, device_log  # noqa: F401  (modul
 from larq_adam.export.base import ExportMismatchError, NotBinaryError
 from larq_adam.export.bench import benchmark
 from larq_adam.export.contract import Preprocess, to_pixels, with_preprocessing
-from larq_adam.export.convert import NoBinaryLayerWarning, to_lce, to_tflite_float
+from larq_adam.export.convert import NoBinaryLayerWarning, save_serving, to_lce, to_tflite_float
 from larq_adam.export.loading import larq_warnings_once, load_model
 from larq_adam.export.ops import op_report
 from larq_adam.export.pipeline import ExportResult, check
@@ -51,6 +52,7 @@ __all__ = [
     "NotBinaryError",
     "NoBinaryLayerWarning",
     "to_lce",
+    "save_serving",
     "to_tflite_float",
     "float_twin",
     "with_pad_values",
