@@ -232,6 +232,18 @@ def test_conversion_from_the_serving_function_writes_the_converters_own_bytes(ti
     assert len(differ) == 1 and (ours[differ[0]], keras[differ[0]]) == (1, 2)
 
 
+def test_a_mixed_precision_model_is_refused_before_conversion(tmp_path):
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        inputs = tf.keras.Input((4,))
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(inputs))
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    with pytest.raises(la.errors.UnsupportedError, match="mixed_bfloat16.*float32 models"):
+        ex.to_lce(model, tmp_path / "m.tflite", verbose=False)
+    assert not (tmp_path / "m.tflite").exists()
+
+
 def test_benchmark_reports_latency_and_size(tiny, tiny_float):
     _, lce, _ = tiny
     b = ex.benchmark(lce["path"], threads=1, runs=5, warmup=1)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from larq_adam.export import compact
 from larq_adam.export.base import PathLike, student, write_file
+from larq_adam.errors import UnsupportedError
 from larq_adam.export.rewrite import float_twin, lce_ready
 from larq_adam.quantized import fully_binary_layers
 
@@ -58,7 +59,14 @@ def save_serving(model: tf.keras.Model, folder: PathLike) -> None:
 
 def _from_serving(model: tf.keras.Model, convert_folder: Callable[[str], bytes]) -> bytes:
     """``convert_folder`` applied to :func:`save_serving`'s SavedModel of ``model``, in a
-    temporary folder."""
+    temporary folder; a model whose own policy is mixed precision is refused, as
+    ``convert_keras_model`` refuses it (the TFLite converter takes float32 models)."""
+    policy = getattr(model, "dtype_policy", None)
+    if policy is not None and policy.name != "float32":
+        raise UnsupportedError(
+            f"{model.name!r} has the mixed-precision policy {policy.name!r}; the converters "
+            "take float32 models: build it again without dtype_policy and copy its weights "
+            "(set_weights(model.get_weights()))")
     with tempfile.TemporaryDirectory(prefix="larq_adam_export_") as folder:
         save_serving(model, folder)
         return convert_folder(folder)
