@@ -142,6 +142,39 @@ def test_update_matches_numpy_reference_with_decay_on_4d_group_only(name, wd):
             assert (np.abs(a - b).max() > 1e-6) == (v.name in group), v.name
 
 
+def _traced_step_ops(name: str, n_variables: int):
+    """The op types of one traced ``apply_gradients`` over ``n_variables`` variables (a
+    linear schedule, ones as gradients), split into the schedule's own and all, and the
+    variables after running it."""
+    variables = [tf.Variable(tf.ones((3, 3, 2, 2))) for _ in range(n_variables)]
+    opt = make_optimizer(name, learning_rate=0.01, schedule="linear", epochs=10,
+                         steps_per_epoch=10)
+    opt.build(variables)
+
+    @tf.function
+    def step():
+        opt.apply_gradients([(tf.ones_like(v), v) for v in variables])
+
+    graph = step.get_concrete_function().graph
+    schedule = [op.type for op in graph.get_operations() if "lineardecay" in op.name.lower()]
+    step()
+    return schedule, [op.type for op in graph.get_operations()], [v.numpy() for v in variables]
+
+
+@pytest.mark.parametrize("name", ["adam", "amsgrad", "sgd", "rmsprop", "adagrad", "adabound"])
+def test_one_step_builds_the_schedule_and_bias_corrections_once_not_per_variable(name):
+    """A traced train step makes the learning rate (a schedule) and Adam's and AdaBound's
+    ``b^t`` once for all variables of a dtype: with 12 variables as many of those ops as
+    with one."""
+    one_schedule, one_ops, _ = _traced_step_ops(name, 1)
+    schedule, ops, after = _traced_step_ops(name, 12)
+    assert one_schedule and schedule == one_schedule
+    assert ops.count("Pow") == one_ops.count("Pow")
+    for a in after:  # every variable took the same, non-zero update
+        np.testing.assert_array_equal(a, after[0])
+    assert np.all(after[0] != 1.0)
+
+
 def test_adabound_bounds_follow_the_schedule_and_amsbound():
     """final_lr scales with lr_t / base_lr, as the reference does under a scheduler."""
     model = _mixed_model()
