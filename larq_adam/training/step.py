@@ -348,6 +348,13 @@ def _test_metrics(history: List[Dict[str, float]], built: _Built, data: RunFeeds
     if data.selects_on_test and all(math.isfinite(last.get(k, math.nan))
                                     for k in ("val_accuracy", "val_top5")):
         return float(last["val_accuracy"]), float(last["val_top5"])
+    return _evaluate_test(built, data, strategy)
+
+
+def _evaluate_test(built: _Built, data: RunFeeds,
+                   strategy: tf.distribute.Strategy) -> Tuple[float, float]:
+    """Top-1 / top-5 of ``built.model``'s weights now on the test split, by the trainer's
+    ``evaluate``: the test function ``fit`` compiled for validation, not traced again."""
     evaluation = built.trainer.evaluate(test_input(data, strategy), steps=data.test_steps,
                                         verbose=0, return_dict=True)
     return float(evaluation["accuracy"]), float(evaluation["top5"])
@@ -367,7 +374,7 @@ def _best_test_accuracy(step_dir: Path, built: _Built, data: RunFeeds,
     final = built.model.get_weights()
     step_folder.load_weights(built.model, str(path))
     try:
-        return _test_metrics([], built, data, strategy)[0]
+        return _evaluate_test(built, data, strategy)[0]
     finally:
         built.model.set_weights(final)
 
@@ -387,7 +394,7 @@ def _recalibrated_accuracy(step: Step, built: _Built, data: RunFeeds,
     saved = bn_stats.moving_statistics(built.model)
     batches = min(data.steps_per_epoch, RECALIBRATION_BATCHES)
     bn_stats.recalibrate_bn(built.model, data.train(step.epochs - 1).take(batches))
-    accuracy = bn_stats.top1_accuracy(built.model, data.test().take(data.test_steps))
+    accuracy = _evaluate_test(built, data, strategy)[0]
     if not step.recalibrate_bn:
         bn_stats.set_moving_statistics(built.model, saved)
     return accuracy
