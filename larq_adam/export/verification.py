@@ -32,9 +32,12 @@ DEFAULT_MIN_TOP1 = 0.99
 DEFAULT_NOISE_FACTOR = 4.0
 
 
-def keras_logits(net: tf.keras.Model, images: np.ndarray, batch_size: int = 32
+def keras_logits(net: tf.keras.Model, images: np.ndarray, batch_size: int = 128
                  ) -> np.ndarray:
-    """``net``'s outputs in inference mode (``training=False``), float64, in batches."""
+    """``net``'s outputs in inference mode (``training=False``), float64, in batches, run
+    eagerly: a few calls, where tracing would cost more than it saves. Each eager call
+    pays the dispatch of every op once, so the batches are large (256 images of a ReActNet-A
+    x0.25 at 32 px: 1.2 s in batches of 128, 2.6 s in batches of 32, on 2 CPU cores)."""
     outs = [net(images[i:i + batch_size], training=False).numpy()
             for i in range(0, len(images), batch_size)]
     return np.concatenate(outs).astype(np.float64)
