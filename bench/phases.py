@@ -14,6 +14,16 @@ callbacks' epoch ends, checkpoints and saved models, BN re-estimation, the two c
 often Keras traced each step function (a Python call of ``train_step`` / ``test_step`` /
 ``predict_step`` is one trace): more traces than steps x modes is retracing.
 
+``--baseline REF`` runs the same command in fresh processes, alternating, with this
+checkout and with a git worktree of commit ``REF`` (its own ``bench/phases.py``, its
+package first on ``PYTHONPATH``, the same installed libraries; ``--baseline-env K=V``
+sets variables for the baseline only, e.g. ``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python``
+for the pure-Python protobuf the stack had before larq-zoo moved to ``--no-deps``), and
+prints each round's wall times, their ratio, the minimum and the phases side by side::
+
+    python bench/phases.py --baseline 7703782 \
+        --baseline-env PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python --rounds 2
+
 ``--compare-slots`` runs the same command in fresh processes, alternating, with the
 optimizer's slots created before ``fit`` (the library's way, one trace of the train step)
 and lazily inside the first train step (Keras' default, which traces it twice), and prints
@@ -30,7 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
 TINY = ["--epochs", "1", "--width", "0.125", "--max-steps-per-epoch", "2",
         "--batch-size", "32", "--teacher", "none"]
@@ -188,18 +198,13 @@ def print_table(timeline: Timeline, traces: Dict[str, int], wall: float) -> None
 
 def compare_slots(argv: List[str], rounds: int, *, main_job: bool) -> int:
     """Fresh processes, alternating: slots lazily (as Keras) vs before fit (the library)."""
-    import json
-    import subprocess
+    import os
 
     walls: Dict[str, List[float]] = {"lazy": [], "before fit": []}
     for r in range(1, rounds + 1):
         for variant, flag in (("lazy", ["--lazy-slots"]), ("before fit", [])):
-            with tempfile.TemporaryDirectory() as tmp:
-                out = Path(tmp) / "phases.json"
-                job = ["--main-job"] if main_job else []
-                subprocess.run([sys.executable, __file__, *flag, *job, "--json", str(out),
-                                "--", *argv], check=True, stdout=subprocess.DEVNULL)
-                record = json.loads(out.read_text())
+            record = _one_run(Path(__file__).resolve(), argv, main_job=main_job,
+                              env=dict(os.environ), flags=flag)
             walls[variant].append(record["wall"])
             print(f"round {r} slots {variant:<10}: wall {record['wall']:6.1f} s, first "
                   f"batches {record['exclusive'].get('fit: first batch (trace)', 0):5.1f} s, "
@@ -211,6 +216,71 @@ def compare_slots(argv: List[str], rounds: int, *, main_job: bool) -> int:
     return 0
 
 
+def _one_run(script: Path, argv: List[str], *, main_job: bool, env: Dict[str, str],
+             flags: Sequence[str] = ()) -> Dict[str, Any]:
+    """``script`` (a ``bench/phases.py``) in a fresh process; its JSON record."""
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "phases.json"
+        job = ["--main-job"] if main_job else []
+        subprocess.run([sys.executable, str(script), *flags, *job, "--json", str(out), "--",
+                        *argv], check=True, stdout=subprocess.DEVNULL, env=env)
+        return json.loads(out.read_text())
+
+
+def _worktree(ref: str, folder: Path) -> Path:
+    """A detached git worktree of ``ref`` in ``folder`` (removed by the caller)."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(folder), ref],
+                   check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def compare_baseline(argv: List[str], rounds: int, *, ref: str, baseline_env: List[str],
+                     main_job: bool) -> int:
+    """Fresh processes, alternating: the worktree of ``ref`` (baseline) and this checkout."""
+    import os
+    import shutil
+    import subprocess
+
+    extra = dict(item.split("=", 1) for item in baseline_env)
+    walls: Dict[str, List[float]] = {"baseline": [], "now": []}
+    phases: Dict[str, Dict[str, float]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="phases_baseline_"))
+    try:
+        tree = _worktree(ref, tmp / "tree")
+        runs = {"baseline": (tree / "bench" / "phases.py",
+                             {**os.environ, **extra, "PYTHONPATH": str(tree)}),
+                "now": (Path(__file__).resolve(), dict(os.environ))}
+        for r in range(1, rounds + 1):
+            for variant, (script, env) in runs.items():
+                record = _one_run(script, argv, main_job=main_job, env=env)
+                walls[variant].append(record["wall"])
+                phases[variant] = record["exclusive"]
+                print(f"round {r} {variant:<8} ({ref if variant == 'baseline' else 'HEAD'}): "
+                      f"wall {record['wall']:6.1f} s, traces {record['traces']}", flush=True)
+            print(f"round {r}: now / baseline = "
+                  f"{walls['now'][-1] / walls['baseline'][-1]:.3f}", flush=True)
+    finally:
+        repo = Path(__file__).resolve().parents[1]
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force",
+                        str(tmp / "tree")], check=False, stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratios = [a / b for a, b in zip(walls["now"], walls["baseline"])]
+    print(f"largest now / baseline over {rounds} rounds: {max(ratios):.3f}")
+    print(f"\n{'phase (last round, s self)':<34} {'baseline':>9} {'now':>9}")
+    names = sorted(set(phases["baseline"]) | set(phases["now"]),
+                   key=lambda n: -phases["baseline"].get(n, 0.0))
+    for name in names:
+        print(f"{name:<34} {phases['baseline'].get(name, 0.0):>9.1f} "
+              f"{phases['now'].get(name, 0.0):>9.1f}")
+    return 0
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--main-job", action="store_true", help="the main job, not the tiny run")
@@ -219,10 +289,17 @@ def main(argv: List[str]) -> int:
                         help="let the first train step create the optimizer's slots")
     parser.add_argument("--compare-slots", action="store_true",
                         help="alternate lazy slots and slots before fit in fresh processes")
+    parser.add_argument("--baseline", default=None, metavar="REF",
+                        help="alternate with a git worktree of commit REF in fresh processes")
+    parser.add_argument("--baseline-env", action="append", default=[], metavar="K=V",
+                        help="an environment variable for the baseline's processes only")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default=None, help="also write the table here")
     parser.add_argument("train_options", nargs="*", help="more train options (after --)")
     args = parser.parse_args(argv)
+    if args.baseline:
+        return compare_baseline(args.train_options, args.rounds, ref=args.baseline,
+                                baseline_env=args.baseline_env, main_job=args.main_job)
     if args.compare_slots:
         return compare_slots(args.train_options, args.rounds, main_job=args.main_job)
     start = time.perf_counter()
