@@ -230,31 +230,18 @@ def _one_run(script: Path, argv: List[str], *, main_job: bool, env: Dict[str, st
         return json.loads(out.read_text())
 
 
-def _worktree(ref: str, folder: Path) -> Path:
-    """A detached git worktree of ``ref`` in ``folder`` (removed by the caller)."""
-    import subprocess
-
-    repo = Path(__file__).resolve().parents[1]
-    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(folder), ref],
-                   check=True, stdout=subprocess.DEVNULL)
-    return folder
-
-
 def compare_baseline(argv: List[str], rounds: int, *, ref: str, baseline_env: List[str],
                      main_job: bool) -> int:
     """Fresh processes, alternating: the worktree of ``ref`` (baseline) and this checkout."""
     import os
-    import shutil
-    import subprocess
 
-    extra = dict(item.split("=", 1) for item in baseline_env)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from baseline_tree import baseline_tree, baseline_env as env_of
+
     walls: Dict[str, List[float]] = {"baseline": [], "now": []}
     phases: Dict[str, Dict[str, float]] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="phases_baseline_"))
-    try:
-        tree = _worktree(ref, tmp / "tree")
-        runs = {"baseline": (tree / "bench" / "phases.py",
-                             {**os.environ, **extra, "PYTHONPATH": str(tree)}),
+    with baseline_tree(ref) as tree:
+        runs = {"baseline": (tree / "bench" / "phases.py", env_of(tree, baseline_env)),
                 "now": (Path(__file__).resolve(), dict(os.environ))}
         for r in range(1, rounds + 1):
             for variant, (script, env) in runs.items():
@@ -265,11 +252,6 @@ def compare_baseline(argv: List[str], rounds: int, *, ref: str, baseline_env: Li
                       f"wall {record['wall']:6.1f} s, traces {record['traces']}", flush=True)
             print(f"round {r}: now / baseline = "
                   f"{walls['now'][-1] / walls['baseline'][-1]:.3f}", flush=True)
-    finally:
-        repo = Path(__file__).resolve().parents[1]
-        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force",
-                        str(tmp / "tree")], check=False, stdout=subprocess.DEVNULL)
-        shutil.rmtree(tmp, ignore_errors=True)
     ratios = [a / b for a, b in zip(walls["now"], walls["baseline"])]
     print(f"largest now / baseline over {rounds} rounds: {max(ratios):.3f}")
     print(f"\n{'phase (last round, s self)':<34} {'baseline':>9} {'now':>9}")
