@@ -237,8 +237,8 @@ def test_a_mixed_precision_model_is_refused_before_conversion(tmp_path):
     try:
         inputs = tf.keras.Input((4,))
         model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(inputs))
-    finally:
-        tf.keras.mixed_precision.set_global_policy("float32")
+    finally:  # None: the policy follows floatx again, as before (float64 tests set floatx)
+        tf.keras.mixed_precision.set_global_policy(None)
     with pytest.raises(la.errors.UnsupportedError, match="mixed_bfloat16.*float32 models"):
         ex.to_lce(model, tmp_path / "m.tflite", verbose=False)
     assert not (tmp_path / "m.tflite").exists()
