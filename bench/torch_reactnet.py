@@ -11,10 +11,15 @@ against the Keras model in float64 by tests/test_reference_equality.py), stem st
 ``mixed_bfloat16`` policy. Needs torch. Prints ``img/s <median>`` as its last line.
 
     python bench/torch_reactnet.py --stage bnn --threads 2 [--bf16]
+
+``--serve`` (what ``bench/train_step.py --torch`` uses): after the warm-up it prints
+``ready``, then runs as many steps as each line of its input asks and answers each with
+``img/s <rate>``, so the caller can time it in windows alternating with its own.
 """
 import argparse
 import contextlib
 import statistics
+import sys
 import time
 
 import torch
@@ -35,6 +40,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (forward)")
+    p.add_argument("--serve", action="store_true",
+                   help="after the warm-up, time the number of steps each input line asks")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -55,14 +62,20 @@ def main():
         loss.backward()
         opt.step()
 
+    def rate(steps: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return steps * a.batch / (time.perf_counter() - t0)
+
     for _ in range(a.warmup):
         step()
-    rates = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        rates.append(a.steps * a.batch / (time.perf_counter() - t0))
+    if a.serve:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            print("img/s", f"{rate(int(line)):.3f}", flush=True)
+        return
+    rates = [rate(a.steps) for _ in range(a.repeats)]
     print("runs", " ".join(f"{r:.1f}" for r in rates))
     print("img/s", f"{statistics.median(rates):.1f}")
 
