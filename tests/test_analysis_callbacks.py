@@ -268,7 +268,7 @@ def test_cam_stats_with_selected_layers_and_unknown_epoch_length(tmp_path):
 
 # --------------------------------------------------------------------------- epoch-end mode
 def test_epoch_end_measurements_run_eagerly_in_the_first_epochs_and_traced_after():
-    from larq_adam.analysis.callbacks import EAGER_EPOCHS, _EpochFunction
+    from larq_adam.analysis.callbacks import EAGER_EPOCHS, _epoch_function
 
     modes = []
 
@@ -276,10 +276,10 @@ def test_epoch_end_measurements_run_eagerly_in_the_first_epochs_and_traced_after
         modes.append(tf.executing_eagerly())  # a traced call runs this once, at its trace
         return x * 2
 
-    fn = _EpochFunction(measure)
+    fn = _epoch_function(measure)
     assert [int(fn(epoch, tf.constant(epoch))) for epoch in range(5)] == [0, 2, 4, 6, 8]
     assert modes == [True] * EAGER_EPOCHS + [False]  # one trace serves the later epochs
-    resumed, modes[:] = _EpochFunction(measure), []
+    resumed, modes[:] = _epoch_function(measure), []
     resumed(3, tf.constant(3))  # a fit resumed at epoch 3 measures it as the whole fit did
     assert modes == [False]
 

@@ -47,6 +47,7 @@ import tensorflow as tf
 from larq_adam.registry import register
 from larq_adam import keras_internals
 from larq_adam.analysis import latent, records
+from larq_adam.eager_first import EagerFirst
 from larq_adam.errors import UserInputError, WrongTypeError
 
 __all__ = [
@@ -61,26 +62,14 @@ __all__ = [
 
 
 
-# Epochs of a fit whose epoch-end measurements run eagerly (see _EpochFunction).
+# Epochs of a fit whose epoch-end measurements run eagerly (larq_adam.eager_first).
 EAGER_EPOCHS = 2
 
 
-class _EpochFunction:
-    """An epoch-end measurement ``fn``, run eagerly in a ``fit``'s first
-    :data:`EAGER_EPOCHS` epochs and through one ``tf.function`` after them.
-
-    Tracing and optimising a measurement's graph costs about five eager runs of it (0.3 s
-    eager against 1.4 s for the first traced call of a ReActNet-A x0.125 forward pass on
-    64 images, 2 CPU cores), so a step of one or two epochs never traces it. The mode
-    follows the epoch number, not the count of calls, so a resumed ``fit`` measures each
-    epoch the way the uninterrupted one did."""
-
-    def __init__(self, fn, **function_options):
-        self._fn = fn
-        self._traced = tf.function(fn, **function_options)
-
-    def __call__(self, epoch: int, *args):
-        return (self._fn if epoch < EAGER_EPOCHS else self._traced)(*args)
+def _epoch_function(fn, **function_options) -> EagerFirst:
+    """An epoch-end measurement, called with the epoch: eager in a ``fit``'s first
+    :data:`EAGER_EPOCHS` epochs, traced after them."""
+    return EagerFirst(fn, eager=EAGER_EPOCHS, **function_options)
 
 
 class _AnalysisCallback(tf.keras.callbacks.Callback):
@@ -395,7 +384,7 @@ class C2IRatio(_AnalysisCallback):
             self._reference.signs = [tf.Variable(latent.sign_positive(a), trainable=False,
                                                  name="c2i_sign")
                                      for a in arrays]
-        self._flipped = _EpochFunction(
+        self._flipped = _epoch_function(
             lambda: _sign_flips(self._reference.signs,
                                 [latent.sign_positive(k) for k in kernels]))
 
@@ -528,10 +517,10 @@ class CAMStats(_AnalysisCallback):
 
                 self._snapshots.append(tf.function(snapshot))
             self._stats = [
-                _EpochFunction(lambda buffer=buffer: stats(buffer)) for buffer in self._buffers
+                _epoch_function(lambda buffer=buffer: stats(buffer)) for buffer in self._buffers
             ]
         else:
-            self._stats = [_EpochFunction(lambda: stats(None))]
+            self._stats = [_epoch_function(lambda: stats(None))]
 
         self._kernels, self._views = kernels, views
 
@@ -735,7 +724,7 @@ class ActivationSaturation(_AnalysisCallback):
                 result.append((sat, size, counts, below, above))
             return result
 
-        self._stats = _EpochFunction(stats, reduce_retracing=True)
+        self._stats = _epoch_function(stats, reduce_retracing=True)
         self._names = [layer.name for layer in layers]
         self._built_for = self.model
 
@@ -850,7 +839,7 @@ class WeightHistograms(_AnalysisCallback):
                 for k in kernels
             ]
 
-        self._beyond, self._hists = _EpochFunction(beyond), _EpochFunction(hists)
+        self._beyond, self._hists = _epoch_function(beyond), _epoch_function(hists)
         self._kernels = kernels
         self._names = [layer.name for layer in layers]
         self._sizes = np.array([int(np.prod(k.shape)) for k in kernels], dtype=np.int64)

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from larq_adam.eager_first import EagerFirst
 from larq_adam.errors import UserInputError
 
 __all__ = ["recalibrate_bn", "bn_layers", "moving_statistics", "set_moving_statistics",
@@ -81,8 +82,7 @@ def _relative_change(old: np.ndarray, new: np.ndarray) -> float:
     return float(diff.max()) if diff.size else 0.0
 
 
-# Batches re-estimation runs eagerly before it traces its function: a trace of the
-# training-mode forward pass costs about five eager passes (ReActNet-A x0.125, 32 px).
+# Batches re-estimation runs eagerly before it traces its function (larq_adam.eager_first).
 EAGER_BATCHES = 2
 
 
@@ -98,8 +98,7 @@ def _batch_statistics_fn(model: tf.keras.Model, layers: List[tf.keras.layers.Lay
         model(images, training=True)
         return [tf.identity(v) for v in variables]
 
-    traced = tf.function(statistics, reduce_retracing=True)
-    return lambda index, images: (statistics if index < EAGER_BATCHES else traced)(images)
+    return EagerFirst(statistics, eager=EAGER_BATCHES, reduce_retracing=True)
 
 
 def recalibrate_bn(model: tf.keras.Model, dataset: Iterable, *,
