@@ -5,6 +5,7 @@ Benches that compare today's code with an earlier commit (``bench/phases.py --ba
 with its package first on ``PYTHONPATH`` and the same installed libraries, in fresh
 processes alternating with this checkout's.
 """
+import argparse
 import contextlib
 import os
 import shutil
@@ -40,3 +41,11 @@ def baseline_env(tree: Path, assignments: Sequence[str]) -> Dict[str, str]:
         raise SystemExit(f"--baseline-env takes K=V, got {bad[0]!r}")
     return {**os.environ, **dict(a.split("=", 1) for a in assignments),
             "PYTHONPATH": str(tree)}
+
+
+def add_baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--baseline REF`` and ``--baseline-env K=V`` (repeatable) on ``parser``."""
+    parser.add_argument("--baseline", default=None, metavar="REF",
+                        help="alternate with a git worktree of commit REF in fresh processes")
+    parser.add_argument("--baseline-env", action="append", default=[], metavar="K=V",
+                        help="an environment variable for the baseline's processes only")

@@ -42,6 +42,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline_tree import add_baseline_arguments  # noqa: E402
+
 TINY = ["--epochs", "1", "--width", "0.125", "--max-steps-per-epoch", "2",
         "--batch-size", "32", "--teacher", "none"]
 
@@ -235,7 +238,6 @@ def compare_baseline(argv: List[str], rounds: int, *, ref: str, baseline_env: Li
     """Fresh processes, alternating: the worktree of ``ref`` (baseline) and this checkout."""
     import os
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from baseline_tree import baseline_tree, baseline_env as env_of
 
     walls: Dict[str, List[float]] = {"baseline": [], "now": []}
@@ -271,10 +273,7 @@ def main(argv: List[str]) -> int:
                         help="let the first train step create the optimizer's slots")
     parser.add_argument("--compare-slots", action="store_true",
                         help="alternate lazy slots and slots before fit in fresh processes")
-    parser.add_argument("--baseline", default=None, metavar="REF",
-                        help="alternate with a git worktree of commit REF in fresh processes")
-    parser.add_argument("--baseline-env", action="append", default=[], metavar="K=V",
-                        help="an environment variable for the baseline's processes only")
+    add_baseline_arguments(parser)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default=None, help="also write the table here")
     parser.add_argument("train_options", nargs="*", help="more train options (after --)")

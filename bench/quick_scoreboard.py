@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_tree import baseline_env, baseline_tree  # noqa: E402
+from baseline_tree import add_baseline_arguments, baseline_env, baseline_tree  # noqa: E402
 
 COMMAND = ["experiment", "claims", "--quick", "--seeds", "2",
            "--only", "b-cam", "b-sdam", "b-upd", "c", "g"]
@@ -43,10 +43,7 @@ def timed_run(env: Dict[str, str]) -> float:
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--baseline", default=None, metavar="REF",
-                        help="alternate with a git worktree of commit REF")
-    parser.add_argument("--baseline-env", action="append", default=[], metavar="K=V",
-                        help="an environment variable for the baseline's processes only")
+    add_baseline_arguments(parser)
     args = parser.parse_args(argv)
     print("larq-adam " + " ".join(COMMAND), flush=True)
     walls: Dict[str, List[float]] = {"baseline": [], "now": []}
