@@ -50,9 +50,10 @@ The returned optimizers are ordinary Keras optimizers (classes registered as
 >>> opt = make_optimizer("adam", learning_rate=1.25e-3, weight_decay=5e-6, model=model,
 ...                      schedule="linear", epochs=256, steps_per_epoch=5004)
 """
+import contextlib
 import math
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import larq as lq
 import tensorflow as tf
@@ -169,16 +170,27 @@ class _StepScalars:
     variable is updated. A plain object, so nothing here is tracked by checkpoints."""
 
     def __init__(self) -> None:
-        self.active = False
-        self.values: Dict[Any, Any] = {}
+        self._values: Optional[Dict[Any, Any]] = None
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """Shares the values made inside one ``apply_gradients`` call, and forgets them
+        after it (a value belongs to that call's graph)."""
+        self._values = {}
+        try:
+            yield
+        finally:
+            self._values = None
 
     def get(self, name: str, dtype: tf.DType, make: Callable[[], Any]) -> Any:
-        if not self.active:
+        """``make()``, made once per ``name``, ``dtype`` and graph inside :meth:`step`
+        (every call outside it makes a fresh value)."""
+        if self._values is None:
             return make()
         key = (name, dtype, id(tf.compat.v1.get_default_graph()))
-        if key not in self.values:
-            self.values[key] = make()
-        return self.values[key]
+        if key not in self._values:
+            self._values[key] = make()
+        return self._values[key]
 
 
 class _NewDecay(_CoupledDecay):
@@ -222,15 +234,10 @@ class _NewDecay(_CoupledDecay):
             if not keras_internals.uses_dtensor(self):
                 grads_and_vars = self.aggregate_gradients(grads_and_vars)
         grads_and_vars = self._add_coupled_decay(grads_and_vars)
-        self._scalars.values.clear()
-        self._scalars.active = True
-        try:
+        with self._scalars.step():
             return super().apply_gradients(
                 grads_and_vars, name=name, skip_gradients_aggregation=True, **kwargs
             )
-        finally:
-            self._scalars.active = False
-            self._scalars.values.clear()
 
 
 def _dense(grad):
