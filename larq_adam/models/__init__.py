@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import tensorflow as tf
 
 from larq_adam import keras_internals
+from larq_adam.models import precision
 from larq_adam.models._common import count_ops
 from larq_adam.models.pytorch_import import from_pytorch
 from larq_adam.models.reactnet import reactnet_a
@@ -75,9 +76,10 @@ def build_model(
         pad_values: padding value of binarized 3x3-conv inputs (0 = reference, 1 = LCE's
             fast path); BNNs only (must stay 0 for teachers).
         dtype_policy: a Keras mixed-precision policy for this model only, e.g.
-            ``"mixed_bfloat16"`` (variables stay float32, layers compute in bfloat16:
-            about 1.3-1.5x faster training steps on CPUs with AVX512-BF16, see
-            ``bench/train_step.py --policies``); the logits are cast back to float32. ``None``
+            ``"mixed_bfloat16"`` (variables stay float32, layers compute in bfloat16, for
+            GPUs, TPUs and CPUs with bf16 units; on a CPU without them it is slower than
+            float32 and warns, :mod:`larq_adam.models.precision`); the logits are cast
+            back to float32. ``None``
             (default) is float32 throughout, as the reference; ``"float64"`` builds a
             float64 model (no cast) for equality checks against a float64 reference.
             Weights move between policies with ``set_weights``; export a float32 build (LCE converts float32).
@@ -88,6 +90,7 @@ def build_model(
     """
     if dtype_policy is not None:
         policy = tf.keras.mixed_precision.Policy(dtype_policy)  # ValueError if unknown
+        precision.warn_if_bf16_is_emulated(policy)
         with keras_internals.policy_scope(policy):
             model = build_model(name, stage, input_shape, num_classes, width, pad_values,
                                 **kwargs)
