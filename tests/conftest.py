@@ -14,3 +14,20 @@ def _fresh_keras_session():
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(0)
     yield
+
+
+@pytest.fixture
+def load_bench():
+    """``load_bench("phases")``: the module ``bench/phases.py``, imported from its file
+    (``bench/`` is scripts, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name):
+        path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,21 +1,10 @@
 """``bench/phases.py``: the phase table adds nested phases up without counting them twice,
 and it wraps only calls that exist (a renamed function fails here, not in a long bench)."""
-import importlib.util
 import time
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "phases.py"
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("phases_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_nested_phases_are_subtracted_from_their_parent():
-    bench = _bench()
+def test_nested_phases_are_subtracted_from_their_parent(load_bench):
+    bench = load_bench("phases")
     timeline = bench.Timeline()
     with timeline.phase("fit"):
         time.sleep(0.02)
@@ -28,8 +17,8 @@ def test_nested_phases_are_subtracted_from_their_parent():
     assert timeline.calls == {"fit": 1, "evaluate": 1, "first batch": 1}
 
 
-def test_every_timed_call_exists():
-    targets = _bench()._targets()
+def test_every_timed_call_exists(load_bench):
+    targets = load_bench("phases")._targets()
     assert {name for _, _, name in targets} >= {"convert: LCE", "verify", "report",
                                                  "analysis callbacks (epoch end)"}
     for owner, attribute, _ in targets:

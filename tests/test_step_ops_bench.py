@@ -1,20 +1,9 @@
 """``bench/step_ops.py``: one traced forward and backward step is grouped by op type with
 every convolution's three kernels counted (a lost or double-counted node shows here)."""
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "step_ops.py"
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("step_ops_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_traced_step_counts_each_convolutions_forward_and_both_gradients(capsys):
-    bench = _bench()
+def test_a_traced_step_counts_each_convolutions_forward_and_both_gradients(capsys, load_bench):
+    bench = load_bench("step_ops")
     args = bench.parse_args(["--width", "0.125", "--warmup", "1", "--policies", "float32"])
     step_s, ops = bench.op_times(args, "float32")
     assert step_s > 0
