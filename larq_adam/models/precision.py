@@ -47,7 +47,8 @@ def warn_if_bf16_is_emulated(
         return False
     warnings.warn(
         f"dtype_policy={policy.name!r}: this CPU has no bf16 units (no avx512_bf16 or "
-        f"amx_bf16 in {cpuinfo or CPUINFO}) and no GPU or TPU is visible, so bfloat16 convolutions are "
-        f"emulated and slower than float32's; build with dtype_policy=None for speed here",
+        f"amx_bf16 in {cpuinfo or CPUINFO}) and no GPU or TPU is visible, so bfloat16 "
+        f"convolutions are emulated and slower than float32's; build with "
+        f"dtype_policy=None for speed here",
         EmulatedBfloat16Warning, stacklevel=3)
     return True
