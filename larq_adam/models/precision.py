@@ -12,7 +12,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-__all__ = ["EmulatedBfloat16Warning", "cpu_has_bf16_units", "warn_if_bf16_is_emulated"]
+__all__ = ["EmulatedBfloat16Warning", "accelerator_visible", "cpu_has_bf16_units",
+           "warn_if_bf16_is_emulated"]
 
 CPUINFO = "/proc/cpuinfo"
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -36,6 +37,11 @@ def cpu_has_bf16_units(cpuinfo: Optional[str] = None) -> Optional[bool]:
     return None
 
 
+def accelerator_visible() -> bool:
+    """Whether TensorFlow sees a GPU or a TPU (where bfloat16 is native)."""
+    return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
+
+
 def warn_if_bf16_is_emulated(
     policy: tf.keras.mixed_precision.Policy, *, cpuinfo: Optional[str] = None
 ) -> bool:
@@ -43,7 +49,7 @@ def warn_if_bf16_is_emulated(
     or TPU is visible and the CPU has no bf16 units; returns whether it warned."""
     if policy.compute_dtype != "bfloat16" or cpu_has_bf16_units(cpuinfo) is not False:
         return False
-    if tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"):
+    if accelerator_visible():
         return False
     warnings.warn(
         f"dtype_policy={policy.name!r}: this CPU has no bf16 units (no avx512_bf16 or "
