@@ -7,14 +7,15 @@ the optimizer's update is left out) traced once with TensorFlow's step statistic
     python bench/step_ops.py --model strong_baseline --stage ba --top 15
 
 It answers why one policy's step is slower than another's on this CPU: e.g. whether the
-time is in the convolutions' kernels (shared with PyTorch, which calls the same oneDNN) or
-in the element-wise ops and casts around them. Each policy is timed in its own graph after
-``--warmup`` steps; the table prints the ms per op type in one traced step, the count of ops
-of that type, and the ratio to the first policy.
+time is in the convolutions' (oneDNN's) kernels or in the element-wise ops and casts around
+them. Each policy runs in its own graph, warmed up by ``--warmup`` steps; ``--rounds``
+traced steps follow, the policies alternating, and the table prints each op type's median
+ms, the count of ops of that type, and the ratio to the first policy.
 """
 import argparse
 import collections
 import os
+import statistics
 import sys
 import time
 
@@ -32,13 +33,15 @@ def parse_args(argv=None):
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="traced steps per policy, the policies alternating; medians printed")
     p.add_argument("--top", type=int, default=12, help="op types to print")
     return p.parse_args(argv)
 
 
-def op_times(args, policy):
-    """(seconds per untraced step, {op type: (ms in one traced step, count)}) of the forward
-    and backward pass under ``policy``."""
+def stepper(args, policy):
+    """A warmed-up forward and backward pass under ``policy`` in its own graph and session;
+    ``trace() -> (seconds, {op type: (ms, count)})`` runs one traced step."""
     import larq_adam as la  # first: it selects Keras 2 before TensorFlow loads Keras
     import numpy as np
     import tensorflow as tf
@@ -64,13 +67,25 @@ def op_times(args, policy):
             y: rng.randint(0, args.classes, size=(args.batch,))}
     for _ in range(args.warmup):
         sess.run(grads, feed)
-    t0 = time.perf_counter()
-    sess.run(grads, feed)
-    step_s = time.perf_counter() - t0
-    meta = tf1.RunMetadata()
-    sess.run(grads, feed, run_metadata=meta,
-             options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE))
-    return step_s, _by_op_type(meta, {n.name: n.op for n in graph.as_graph_def().node})
+    op_of = {n.name: n.op for n in graph.as_graph_def().node}
+
+    def trace():
+        meta = tf1.RunMetadata()
+        t0 = time.perf_counter()
+        sess.run(grads, feed, run_metadata=meta,
+                 options=tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE))
+        return time.perf_counter() - t0, _by_op_type(meta, op_of)
+
+    return trace
+
+
+def medians(traces):
+    """The median over rounds of the step's seconds and of each op type's ms (0 in a round
+    where the type did not run); the count is the first round's."""
+    ops = {op for _, by_op in traces for op in by_op}
+    step_s = statistics.median(s for s, _ in traces)
+    return step_s, {op: (statistics.median(by_op.get(op, (0.0, 0))[0] for _, by_op in traces),
+                         traces[0][1].get(op, (0.0, 0))[1]) for op in ops}
 
 
 def _by_op_type(meta, op_of):
@@ -88,12 +103,12 @@ def _by_op_type(meta, op_of):
 def table(args, results):
     first = args.policies[0]
     print(f"{args.model} {args.stage}, batch {args.batch}, {args.size}px, width "
-          f"{args.width}, {args.threads} threads: forward + backward, ms (ops) per op type "
-          f"in one traced step")
+          f"{args.width}, {args.threads} threads: forward + backward, median ms (ops) per op "
+          f"type of {args.rounds} traced steps per policy, alternating")
     for policy in args.policies:
         step_s, ops = results[policy]
-        print(f"  {policy}: {step_s:.2f} s/step untraced, {sum(m for m, _ in ops.values()):.0f} "
-              f"ms of op time traced")
+        print(f"  {policy}: {step_s:.2f} s/step traced, {sum(m for m, _ in ops.values()):.0f} "
+              f"ms of op time")
     names = {op for p in args.policies for op in results[p][1]}
     slowest = sorted(names, key=lambda op: -max(results[p][1].get(op, (0, 0))[0]
                                                 for p in args.policies))
@@ -108,8 +123,12 @@ def table(args, results):
 
 def main(argv=None):
     args = parse_args(argv)
-    results = {p: op_times(args, p) for p in args.policies}
-    table(args, results)
+    steppers = {p: stepper(args, p) for p in args.policies}
+    traces = {p: [] for p in args.policies}
+    for _ in range(args.rounds):  # the policies alternate, so both see the same machine
+        for policy in args.policies:
+            traces[policy].append(steppers[policy]())
+    table(args, {p: medians(traces[p]) for p in args.policies})
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 TPUs and CPUs with bf16 units (AVX512-BF16, AMX) run them natively; on any other x86 CPU
 oneDNN emulates them and they are slower than float32's: ReActNet-A BNN at 32 px, batch 64,
 2 threads of an AVX-512 CPU without bf16 units trained at 18.7 img/s against float32's 37
-(``bench/train_step.py``), its convolution kernels 1.6-2.6x slower (``bench/step_ops.py``).
+(``bench/train_step.py``), its convolution kernels 1.4-2.5x slower (``bench/step_ops.py``).
 :func:`warn_if_bf16_is_emulated` says so in one line when a model is built that way.
 """
 import warnings
